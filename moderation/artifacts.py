@@ -1,0 +1,138 @@
+"""Save, verify and load model artifacts: one joblib file plus a JSON card beside it.
+
+Pickle runs code when loaded, so the file's sha256 is checked against its card before unpickling, and the
+card's scikit-learn range is checked against the installed version; either mismatch is refused with a
+message that says how to get a loadable model again (retrain with one command).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+
+CARD_SUFFIX = ".card.json"
+ARTIFACT_SUFFIX = ".joblib"
+
+
+class ArtifactError(RuntimeError):
+    """A model file that must not or cannot be loaded."""
+
+
+@dataclass
+class Artifact:
+    """A loaded estimator with its card."""
+
+    estimator: Any
+    card: dict[str, Any]
+    path: Path
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sklearn_range(version: str = sklearn.__version__) -> str:
+    """The scikit-learn versions that can read a pickle made with ``version``: the same minor release."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f">={major}.{minor},<{major}.{minor + 1}"
+
+
+def _in_range(version: str, spec: str) -> bool:
+    low, high = (part.lstrip("<>=") for part in spec.split(","))
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split(".")[:2])
+
+    return key(low) <= key(version) < key(high)
+
+
+def card_path(artifact_path: str | os.PathLike) -> Path:
+    path = Path(artifact_path)
+    return path.with_name(path.name.removesuffix(ARTIFACT_SUFFIX) + CARD_SUFFIX)
+
+
+def _atomic_write_bytes(target: Path, write) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(estimator: Any, path: str | os.PathLike, card: dict[str, Any]) -> Path:
+    """Write ``estimator`` to ``path`` (.joblib) and its card beside it; returns the card's path.
+
+    The card gets the artifact's sha256, size, library versions and the readable scikit-learn range added.
+    """
+    path = Path(path)
+    if path.suffix != ARTIFACT_SUFFIX:
+        raise ValueError(f"{path}: model files end in {ARTIFACT_SUFFIX}")
+    _atomic_write_bytes(path, lambda handle: joblib.dump(estimator, handle, compress=3))
+    full = {
+        **card,
+        "artifact": path.name,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        "libraries": {
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "joblib": joblib.__version__,
+        },
+        "scikit_learn_compatible": sklearn_range(),
+    }
+    target = card_path(path)
+    text = json.dumps(full, indent=2, ensure_ascii=False, default=float) + "\n"
+    _atomic_write_bytes(target, lambda handle: handle.write(text.encode("utf-8")))
+    return target
+
+
+def read_card(path: str | os.PathLike) -> dict[str, Any]:
+    target = card_path(path)
+    try:
+        return json.loads(target.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path}: no model card at {target}; a model without its card is not loaded") from exc
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{target}: model card is not valid JSON ({exc.msg})") from exc
+
+
+def load(path: str | os.PathLike) -> Artifact:
+    """Verify ``path`` against its card, then unpickle it."""
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such model file")
+    card = read_card(path)
+    actual = sha256_file(path)
+    if actual != card.get("sha256"):
+        raise ArtifactError(
+            f"{path}: sha256 {actual[:12]}… does not match its card ({str(card.get('sha256'))[:12]}…); "
+            "the file was changed or corrupted and is not loaded. Restore it from the repository or retrain "
+            "with `moderation train`."
+        )
+    spec = card.get("scikit_learn_compatible", sklearn_range(card.get("libraries", {}).get("scikit-learn", "0.0")))
+    if not _in_range(sklearn.__version__, spec):
+        raise ArtifactError(
+            f"{path}: made with scikit-learn {card.get('libraries', {}).get('scikit-learn')}, readable with "
+            f"scikit-learn{spec}, but {sklearn.__version__} is installed. Install a matching version "
+            f"(pip install 'scikit-learn{spec}') or retrain with `moderation train`."
+        )
+    return Artifact(joblib.load(path), card, path)
