@@ -1,0 +1,405 @@
+"""Article pages -> the article and its reader comments.
+
+A page is plain text (HTML is flattened to text first). Comments are found with one table of header
+formats, ``FORMATS``: each is a regex over one short line with named groups ``author``, ``date``,
+``time`` and ``zone``, and says whether that line opens its comment or closes it. The format with the
+most hits in a regular run towards the end of the page splits the comment section; a page that no
+format fits has no comments (an unknown layout gives nothing rather than garbage). Regexes only ever
+see lines of at most ``MAX_HEADER`` characters, so no input can make them backtrack for long.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import asdict, dataclass
+from datetime import date as date_cls
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+MAX_HEADER = 160  # longer lines are prose, never a comment header
+LONG_LINE = 200  # the first line this long starts the article body: no comment can sit above it
+MAX_GAP = 12_000  # characters between two headers of one comment section
+MAX_AUTHOR_WORDS = 8
+
+
+class PageError(ValueError):
+    """The input cannot be an article page at all (not text)."""
+
+
+@dataclass
+class Comment:
+    """One reader comment; ``index`` is its 0-based position on the page."""
+
+    index: int
+    author: str | None
+    posted_at: str | None
+    text: str
+    reply_to: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Article:
+    """The article text of a page and the reader comments under it."""
+
+    title: str | None
+    published_at: str | None
+    body: str
+    comments: list[Comment]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- the pieces every header format is built from -------------------------------------------------
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+          r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6}\.?"
+_DATE = (rf"(?:(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY},?\s(?:\d{{4}}|'\d\d)|{_DAY}\.?\s{_MONTH},?\s\d{{4}}"
+         rf"|{_MONTH}\s{_DAY}\b(?!,?\s\d)|\d{{4}}-\d\d-\d\d|\d{{1,2}}[/.]\d{{1,2}}[/.]\d\d(?:\d\d)?\b))")
+_TIME = r"\d{1,2}:\d\d(?::\d\d)?(?:\s?[ap]\.?m\b\.?)?"
+_ZONE = r"(?:[ECMPA][SD]T|AK[SD]T|H[SD]T|[ECMP]T|UTC|GMT)\b"
+_SEP = rf"(?:,?\s?(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|-\s|/{{1,2}}\s?|\|\s)?)"
+STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?)?"
+_NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_ZONE}|on\b|by\b|posted\b))[^\s|/#].{{0,58}}?)"
+_TAIL = r"[\s|.,:-]*(?:reply|report as abuse|permalink|\(#\d+\)|journal)?[\s|.,:-]*"
+
+
+@dataclass(frozen=True)
+class HeaderFormat:
+    """One way sites write a comment's author/date line; ``closes``: the line ends its comment."""
+
+    name: str
+    pattern: re.Pattern[str]
+    closes: bool = False
+    author_above: bool = False  # the author is the short line just above (the header itself has none)
+
+
+def _format(name: str, regex: str, **options: bool) -> HeaderFormat:
+    return HeaderFormat(name, re.compile(rf"^(?:{regex}){_TAIL}$", re.IGNORECASE), **options)
+
+
+FORMATS: tuple[HeaderFormat, ...] = (
+    _format("wrote", rf"{_NAME} wrote:"),  # Reuters, forums
+    _format("says", rf"{_NAME}\ssays:?(?:\s{STAMP})?"),  # WordPress
+    _format("date_says", rf"{STAMP}\s?/\s{_NAME}\ssays:?"),  # WordPress themes: "16. Jul, 2012 / X says:"
+    _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\ssaid(?::|\.\.\.|…)"),  # Blogger, WordPress
+    _format("on_date_said", rf"on\s{STAMP},?\s{_NAME}\ssaid:"),  # WordPress: "On <date> X said:"
+    _format("posted_by", rf"posted\sby:?\s{_NAME}\s?(?:\||\s\s|\son\s|\sat\s){STAMP}", closes=True),  # TypePad
+    _format("by_on", rf"by\s{_NAME}\son\s{STAMP}", closes=True),  # WordPress footers, SB Nation
+    _format("slashdot", rf"by\s{_NAME}\s\(\d+\)(?:\s<[^>]{{0,80}}>)?(?:\son\s{STAMP}\s?(?:\(#\d+\))?)?"),
+    _format("name_date", rf"(?:[#+]?\d{{1,4}}\.?\s|written\sby\s)?{_NAME}\s?(?:[|/,—–-]\s?|on\s)?{STAMP}"),
+    _format("date_name", rf"(?:on\s)?{STAMP}\s?(?:[|/,—–-]\s?)?(?:\d+\s)?{_NAME}"),
+    _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?{STAMP}", author_above=True),
+)
+
+_CUE = re.compile(r"\d|wrote|says|said", re.IGNORECASE)  # a line without one cannot be a header
+_DATE_LINE = FORMATS[-1].pattern
+_SEARCH_STAMP = re.compile(STAMP, re.IGNORECASE)
+_TIME_ONLY = re.compile(rf"^(?:@\s?)?{_TIME}(?:\s{_ZONE})?[\s|-]*$", re.IGNORECASE)
+_FURNITURE = re.compile(
+    r"^(?:reply|report(?: as)? abuse|flag|permalink|share|quote|like|edit|delete|link|"
+    r"[+-]?\d+(?:\s?[:|/]\s?[+-]?\d+)?(?:\s(?:pts?|points?|votes?|likes?|replies|reply))?|"
+    r"\d+\s\w+\sago|\(?\d+ repl(?:y|ies)\)?|log in to reply|in reply to .{1,60}|x|related topics|"
+    r"\w+ logo|advertisement|share this|print|email)\W*$",
+    re.IGNORECASE,
+)
+_END = re.compile(
+    r"^(?:this discussion is (?:now )?closed|comments? (?:are|is) (?:now )?closed|leave a (?:reply|comment)|"
+    r"post a comment|add (?:a|your) comment|subscribe to:|newer post|older post|related (?:articles|posts|"
+    r"stories)|tags?:|filed under|copyright|©|we welcome comments|comments \(\d+\)|\d+ comments?$|"
+    r"our standards|you might also like|trackbacks?|we need your support|support (?:our|independent) journalism)",
+    re.IGNORECASE,
+)
+_CREDIT = re.compile(
+    r"^(?:credit|photo|image|photograph|source)s?:|^\((?:reporting|editing|writing|additional reporting)\s|"
+    r"\b(?:[A-Z][A-Za-z]+/){1,2}[A-Z][\w. -]{0,40}$",
+)
+_TRAILING_CREDIT = re.compile(r"\s*\((?:reporting|editing|writing|additional reporting) by [^()]*\)\s*$",
+                              re.IGNORECASE)
+_HTML = re.compile(r"^\s*<|<html|<body", re.IGNORECASE)
+_BLOCKS = ("p,div,br,h1,h2,h3,h4,h5,h6,li,tr,td,th,blockquote,article,section,header,footer,pre,"
+           "dt,dd,table,ul,ol,hr,aside,figure,figcaption,address,main,form")
+_DROP = "script,style,nav,noscript,template,svg,iframe,head,button,select"
+
+_FIXED_ZONES = {"EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+                "AKST": -9, "AKDT": -8, "HST": -10, "HDT": -9, "AST": -4, "ADT": -3, "UTC": 0, "GMT": 0}
+_REGION_ZONES = {"ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver",
+                 "PT": "America/Los_Angeles"}
+
+
+# --- dates ------------------------------------------------------------------------------------------
+def _ymd(date: str) -> tuple[int, int, int] | None:
+    """Year, month, day of a matched date; None when it has no year or is not a real date."""
+    low = date.lower()
+    numbers = [int(n) for n in re.findall(r"\d+", low)]
+    month_name = re.search(r"[a-z]+", re.sub(rf"\b{_WEEKDAY}", "", low))
+    if month_name and month_name.group()[:3] in _MONTHS:
+        month = _MONTHS.index(month_name.group()[:3]) + 1
+        if len(numbers) < 2:
+            return None
+        day, year = numbers[0], numbers[-1]
+    elif re.fullmatch(r"\d{4}-\d\d-\d\d", low):
+        year, month, day = numbers
+    elif len(numbers) == 3:
+        month, day, year = numbers if numbers[0] <= 12 else (numbers[1], numbers[0], numbers[2])
+    else:
+        return None
+    year += 2000 if year < 100 else 0
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        return None
+    return year, month, day
+
+
+def to_iso(date: str | None, time: str | None = None, zone: str | None = None) -> str | None:
+    """ISO-8601 for a matched date/time; a US zone becomes its UTC offset, no zone stays without one."""
+    ymd = _ymd(date) if date else None
+    if ymd is None:
+        return None
+    day = date_cls(*ymd).isoformat()
+    if not time:
+        return day
+    parts = [int(n) for n in re.findall(r"\d+", time)]
+    hour, minute, second = (parts + [0])[:3]
+    meridiem = re.search(r"([ap])\.?m", time.lower())
+    if meridiem:
+        hour = hour % 12 + (12 if meridiem.group(1) == "p" else 0)
+    try:
+        stamp = datetime(*ymd, hour, minute, second)
+    except ValueError:
+        return day
+    zone = (zone or "").upper()
+    if zone in _FIXED_ZONES:
+        stamp = stamp.replace(tzinfo=timezone(timedelta(hours=_FIXED_ZONES[zone])))
+    elif zone in _REGION_ZONES:
+        stamp = stamp.replace(tzinfo=ZoneInfo(_REGION_ZONES[zone]))
+        stamp = stamp.replace(tzinfo=timezone(stamp.utcoffset()))
+    return stamp.isoformat()
+
+
+# --- text -------------------------------------------------------------------------------------------
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML page, one line per block element; scripts, styles and navigation dropped."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+    for node in tree.css(_DROP):
+        node.decompose()
+    for node in tree.css(_BLOCKS):
+        node.insert_after("\n")
+    root = tree.body or tree.root
+    title = tree.css_first("title")
+    text = root.text(separator="") if root is not None else ""
+    return text if title is None or title.text() in text else f"{title.text()}\n\n{text}"
+
+
+def _lines(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ").replace("\t", " ")
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+    return [re.sub(r" {3,}", "  ", line).strip() for line in text.split("\n")]
+
+
+def _join(lines: list[str]) -> str:
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _plausible_author(name: str | None) -> bool:
+    """A header's author group is a name, not a sentence or a number."""
+    if not name:
+        return False
+    name = name.strip(" -|,:")
+    return (0 < len(name) <= 60 and re.search(r"[^\W\d_]", name) is not None
+            and len(name.split()) <= MAX_AUTHOR_WORDS and not re.search(r"[.!?]\s*$", name.rstrip(")"))
+            or bool(re.fullmatch(r"[\w.@-]+\.\w+", name or "")))
+
+
+# --- comments ---------------------------------------------------------------------------------------
+@dataclass
+class _Hit:
+    line: int
+    author: str | None
+    posted_at: str | None
+
+
+def _match(fmt: HeaderFormat, line: str) -> _Hit | None:
+    match = fmt.pattern.match(line) if len(line) <= MAX_HEADER and _CUE.search(line) else None
+    if match is None:
+        return None
+    groups = match.groupdict()
+    author = groups.get("author")
+    if "author" in groups and not _plausible_author(author):
+        return None
+    if "date" in groups and groups["date"] is not None and _ymd(groups["date"]) is None and not groups["time"]:
+        return None
+    posted = to_iso(groups.get("date"), groups.get("time"), groups.get("zone"))
+    return _Hit(-1, author.strip(" -|,:") if author else None, posted)
+
+
+def _hits(fmt: HeaderFormat, lines: list[str], first: int) -> list[_Hit]:
+    hits = []
+    for number in range(first, len(lines)):
+        hit = _match(fmt, lines[number])
+        if hit is not None:
+            hit.line = number
+            hits.append(hit)
+    return hits
+
+
+def _regular_run(hits: list[_Hit], offsets: list[int]) -> list[_Hit]:
+    """The last run of hits with no gap longer than MAX_GAP: a comment section is dense in headers."""
+    start = len(hits) - 1
+    while start > 0 and offsets[hits[start].line] - offsets[hits[start - 1].line] <= MAX_GAP:
+        start -= 1
+    return hits[start:]
+
+
+def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
+    """The format with the most hits below the article's first long line, if it is convincing."""
+    first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
+    offsets, total = [], 0
+    for line in lines:
+        offsets.append(total)
+        total += len(line) + 1
+    best = None
+    for fmt in FORMATS:
+        hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, first)) else []
+        dated = any(h.posted_at and (h.author or fmt.author_above) for h in hits)
+        if (len(hits) >= 2 or (hits and dated)) and (best is None or len(hits) > len(best[1])):
+            best = fmt, hits
+    return best
+
+
+def _clean(lines: list[str]) -> tuple[str, str | None]:
+    """A comment's text without furniture lines, and the first date line found among them."""
+    kept, posted = [], None
+    for line in lines:
+        stamp = _DATE_LINE.match(line) if len(line) <= MAX_HEADER else None
+        if stamp:
+            posted = posted or to_iso(stamp["date"], stamp["time"], stamp["zone"])
+            continue
+        if _FURNITURE.match(line) or _TIME_ONLY.match(line):
+            continue
+        kept.append(line)
+    return _join(kept), posted
+
+
+def _section_end(lines: list[str], start: int) -> int:
+    return next((n for n in range(start, len(lines)) if _END.match(lines[n])), len(lines))
+
+
+def _paragraph_starts(lines: list[str], start: int, stop: int) -> list[int]:
+    return [n for n in range(start, stop) if lines[n] and (n == start or not lines[n - 1])]
+
+
+def _spans(fmt: HeaderFormat, hits: list[_Hit], lines: list[str]) -> list[tuple[int, int]]:
+    """Line ranges [start, stop) of each comment's text."""
+    lines_after = [h.line + 1 for h in hits]
+    if not fmt.closes:
+        ends = [h.line for h in hits[1:]] + [_section_end(lines, hits[-1].line + 1)]
+        return list(zip(lines_after, ends, strict=True))
+    spans = list(zip(lines_after[:-1], [h.line for h in hits[1:]], strict=True))
+    counts = [len(_paragraph_starts(lines, a, b)) for a, b in spans] or [1]
+    before = _paragraph_starts(lines, 0, hits[0].line)
+    keep = max(1, round(statistics.median(counts)))
+    first_start = before[-keep] if len(before) >= keep else (before[0] if before else hits[0].line)
+    return [(first_start, hits[0].line), *spans]
+
+
+def _author_above(lines: list[str], line: int) -> int | None:
+    """The line just above a bare date line, when it holds a name."""
+    above = line - 1
+    while above >= 0 and not lines[above] and line - above <= 2:
+        above -= 1
+    if above >= 0 and lines[above] and _plausible_author(lines[above]) and len(lines[above]) <= 60:
+        return above
+    return None
+
+
+def _reply_to(text: str, earlier: list[str]) -> str | None:
+    """The earlier commenter a comment opens by naming, on its own line or as '@name'."""
+    first = text.split("\n", 1)[0].strip()
+    lowered = {name.lower(): name for name in earlier}
+    alone = first.lstrip("@").rstrip(":,").strip().lower()
+    if alone in lowered:
+        return lowered[alone]
+    at = re.match(r"@(\S+)", first)
+    return lowered.get(at.group(1).rstrip(":,").lower()) if at else None
+
+
+def find_comments(lines: list[str]) -> tuple[int, list[Comment]]:
+    """The line where the comment section starts (len(lines) if none) and its comments."""
+    best = _best(lines)
+    if best is None:
+        return len(lines), []
+    fmt, hits = best
+    spans = _spans(fmt, hits, lines)
+    section_start = spans[0][0] if fmt.closes else hits[0].line
+    authors: list[str | None] = [h.author for h in hits]
+    if fmt.author_above:
+        above = [_author_above(lines, h.line) for h in hits]
+        authors = [lines[a] if a is not None else None for a in above]
+        spans = [(a, b - (1 if n + 1 < len(above) and above[n + 1] is not None else 0))
+                 for n, (a, b) in enumerate(spans)]
+        section_start = above[0] if above[0] is not None else section_start
+    comments: list[Comment] = []
+    for hit, author, (start, stop) in zip(hits, authors, spans, strict=True):
+        text, posted = _clean(lines[start:stop])
+        if not text:
+            continue
+        earlier = [c.author for c in comments if c.author]
+        comments.append(Comment(len(comments), author, hit.posted_at or posted, text, _reply_to(text, earlier)))
+    return section_start, comments
+
+
+# --- the article ------------------------------------------------------------------------------------
+def _title(lines: list[str]) -> int | None:
+    """The line holding the title: one repeated near the top (a heading echoed), else the first line."""
+    top = [n for n, line in enumerate(lines[:40]) if line][:10]
+    for n in top[:5]:
+        if any(lines[m] == lines[n] for m in top if m > n):
+            return n
+    return top[0] if top else None
+
+
+def _published(lines: list[str]) -> tuple[int, str] | None:
+    """The first dated short line near the top: the dateline."""
+    for n, line in enumerate(lines[:40]):
+        match = _SEARCH_STAMP.search(line) if 0 < len(line) <= MAX_HEADER else None
+        if match and (iso := to_iso(match["date"], match["time"], match["zone"])):
+            return n, iso
+    return None
+
+
+def _body(lines: list[str], title: str | None, dateline: int | None) -> str:
+    """The article text without title echoes, dateline, captions, credits and furniture."""
+    paragraphs = [line for n, line in enumerate(lines) if n != dateline]
+    end = _section_end(paragraphs, 0)
+    paragraphs = [p for p in paragraphs[:end] if p != title and not _FURNITURE.match(p)]
+    captions = [p for p in paragraphs if _CREDIT.search(p) and len(p) > 60]
+    kept = [_TRAILING_CREDIT.sub("", p) for p in paragraphs
+            if not p or not _CREDIT.search(p) and not any(c.startswith(p) for c in captions)]
+    return _join(kept)
+
+
+def parse_page(text: str) -> Article:
+    """The article and reader comments of one page (plain text or HTML); never raises on any text."""
+    if not isinstance(text, str):
+        raise PageError(f"a page must be text, not {type(text).__name__}")
+    if _HTML.match(text[:1000]) or "<html" in text[:5000].lower() or "<body" in text[:5000].lower():
+        text = html_to_text(text)
+    lines = _lines(text)
+    start, comments = find_comments(lines)
+    head = lines[:start]
+    title_line = _title(head)
+    title = head[title_line] if title_line is not None else None
+    dated = _published(head)
+    dateline = dated[0] if dated and len(head[dated[0]]) <= 120 else None
+    body = _body(head, title, dateline)
+    return Article(title, dated[1] if dated else None, body, comments)
