@@ -99,8 +99,13 @@ def save(estimator: Any, path: str | os.PathLike, card: dict[str, Any]) -> Path:
         },
         "scikit_learn_compatible": sklearn_range(),
     }
+    return write_card(path, full)
+
+
+def write_card(path: str | os.PathLike, card: dict[str, Any]) -> Path:
+    """Write (or rewrite) the card beside the artifact at ``path``, atomically."""
     target = card_path(path)
-    text = json.dumps(full, indent=2, ensure_ascii=False, default=float) + "\n"
+    text = json.dumps(card, indent=2, ensure_ascii=False, default=float) + "\n"
     _atomic_write_bytes(target, lambda handle: handle.write(text.encode("utf-8")))
     return target
 

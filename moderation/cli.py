@@ -11,3 +11,60 @@ from moderation import __version__
 @click.version_option(__version__, prog_name="moderation")
 def main() -> None:
     """Moderate news-site reader comments offline: parse pages, score comments, retrain, serve."""
+
+
+def input_options(command):
+    """Options every command that reads comment rows shares."""
+    for option in reversed([
+        click.option("--text-column", help="Column holding the comment text (default: text, comment, body, …)."),
+        click.option("--id-column", help="Column holding the row id (default: id, comment_id, …; else row number)."),
+        click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input files."),
+    ]):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", help="Output file, .csv or .jsonl (default: JSON Lines on stdout).")
+@input_options
+@click.option("--reasons", type=click.Choice(["flagged", "all", "none"]), default="flagged", show_default=True,
+              help="For which comments to list the words that drove the score.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+              help="A site policy file (TOML) overriding thresholds or switching categories off.")
+@click.option("--review", type=click.FloatRange(0, 1), help="Review threshold for p_abusive for this run.")
+@click.option("--reject", type=click.FloatRange(0, 1), help="Reject threshold for p_abusive for this run.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Abuse model file (default: shipped).")
+@click.option("--article-column", default="article", show_default=True,
+              help="Column holding each comment's article, for the off-topic model.")
+@click.option("--articles", type=click.Path(exists=True, dir_okay=False),
+              help="Articles file (CSV or JSON Lines) joined to the comments by --article-id.")
+@click.option("--article-id", help="Column naming each comment's article, in both files.")
+def score(inputs, output, text_column, id_column, encoding, reasons, policy_file, review, reject, model,
+          article_column, articles, article_id):
+    """Score comments: decisions, probabilities and reasons, one output row per input row.
+
+    INPUTS are CSV, JSON Lines or article pages (each page's comments are scored); '-' reads stdin.
+    Exit code 1 when any row could not be scored (its error row says why).
+    """
+    import sys
+
+    from moderation.artifacts import ArtifactError
+    from moderation.policy import PolicyError
+    from moderation.rows import InputError
+    from moderation.scoring import load, score_files
+
+    if articles and not article_id:
+        raise click.UsageError("--articles needs --article-id to join comments to their articles")
+    try:
+        moderator = load(model)
+        policy = moderator.policy.with_file(policy_file) if policy_file else moderator.policy
+        if review is not None or reject is not None:
+            policy = policy.with_thresholds("abusive", review, reject)
+        counts = score_files(moderator, list(inputs), output, text_column=text_column, id_column=id_column,
+                             encoding=encoding, reasons=reasons, policy=policy, article_column=article_column,
+                             articles=articles, article_id=article_id, progress=sys.stderr.isatty())
+    except (InputError, PolicyError, ArtifactError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()), err=True)
+    sys.exit(1 if counts["errors"] else 0)

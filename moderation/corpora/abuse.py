@@ -1,0 +1,145 @@
+"""The abuse corpora as one table: ``text``, ``corpus``, and a 0/1 column per category (NaN where the corpus
+does not say). Each corpus labels only some categories; a category's head trains only on rows that label it.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moderation.corpora import dataset_path
+
+CATEGORIES = ("abusive", "toxic", "insult", "obscene", "hate", "threat")
+NEWS_CORPORA = ("insults-2012", "c3", "civil-comments")  # reader comments under news stories: our users' domain
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A loaded corpus and the files it came from."""
+
+    name: str
+    frame: pd.DataFrame
+    files: tuple[Path, ...]
+    note: str
+
+
+def _frame(texts, corpus: str, **labels) -> pd.DataFrame:
+    frame = pd.DataFrame({"text": pd.Series(texts, dtype=object).astype(str).to_numpy(), "corpus": corpus})
+    for name in CATEGORIES:
+        value = labels.get(name, np.nan)
+        frame[name] = np.asarray(value, dtype=float) if not np.isscalar(value) else float(value)
+    return frame
+
+
+def insults_2012() -> Corpus:
+    files = (dataset_path("insults-2012", "train.csv.gz"), dataset_path("insults-2012", "test_with_solutions.csv.gz"))
+    data = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    insult = data["Insult"].to_numpy()
+    return Corpus("insults-2012", _frame(data["Comment"], "insults-2012", abusive=insult, insult=insult), files,
+                  "Kaggle 2012 insults in social commentary: Insult -> insult and abusive")
+
+
+def davidson() -> Corpus:
+    path = dataset_path("davidson", "labeled_data.csv.gz")
+    data = pd.read_csv(path)
+    votes = data["count"].to_numpy()
+    hate = (data["hate_speech"] / votes >= 0.5).to_numpy()
+    offensive = (data["offensive_language"] / votes >= 0.5).to_numpy()
+    return Corpus("davidson", _frame(data["tweet"], "davidson", abusive=(data["class"] < 2).to_numpy(), hate=hate,
+                                     obscene=offensive), (path,),
+                  "tweets: class hate/offensive -> abusive; hate votes >= 1/2 -> hate; offensive votes >= 1/2 -> obscene")
+
+
+def _vote_counts(column: pd.Series) -> pd.DataFrame:
+    """``name:votes`` lines (C3's characteristics columns) as one column of counts per name."""
+    parsed = column.fillna("").str.findall(r"(\w+):(\d+)")
+    return pd.DataFrame([{k: int(v) for k, v in pairs} for pairs in parsed]).fillna(0)
+
+
+def c3() -> Corpus:
+    path = dataset_path("offtopic", "c3_constructive_comments", "C3_anonymized.train.csv.gz")
+    data = pd.read_csv(path)
+    votes = _vote_counts(data["toxicity_characteristics"])
+    judges = data["njudgements_toxicity_expt"].clip(lower=1).to_numpy()
+    toxic = (data["crowd_toxicity_level"] >= 2).to_numpy()
+    attack = votes.get("personal_attack", 0) / judges >= 0.5
+    return Corpus("c3", _frame(data["comment_text"], "c3", abusive=toxic, toxic=toxic, insult=np.asarray(attack)),
+                  (path,), "Globe and Mail comments: mean crowd toxicity >= 2 of 4 -> abusive and toxic; "
+                           "personal_attack by at least half the raters -> insult")
+
+
+_SPAN_TYPES = {"Insult": "insult", "Insu": "insult", "Profane/Obscene": "obscene", "Threat": "threat",
+               "Identity based Attack": "hate", "Identity based ": "hate"}
+
+
+def civil_comments() -> Corpus:
+    """Toxic-spans posts (Civil Comments): all were judged toxic; span types give the category labels."""
+    folder = ("abuse", "toxic-spans")
+    files = tuple(dataset_path(*folder, f"acl2022_{part}.minus-test.csv.gz") for part in ("comments", "annotations", "spans"))
+    comments, annotations, spans = (pd.read_csv(f) for f in files)
+    raters = annotations.groupby("comment_id").size()
+    spans = spans.assign(category=spans["type"].map(_SPAN_TYPES)).dropna(subset=["category"])
+    spans = spans.merge(annotations[["annotation", "comment_id"]], on="annotation")
+    marked = spans.drop_duplicates(["annotation", "category"]).groupby(["comment_id", "category"]).size().unstack()
+    share = marked.reindex(raters.index).fillna(0).div(raters, axis=0)
+    comments = comments.drop_duplicates("comment_id").set_index("comment_id").join(share, how="inner")
+    labels = {cat: (comments[cat] >= 0.5).to_numpy() if cat in comments else 0.0
+              for cat in ("insult", "obscene", "threat", "hate")}
+    return Corpus("civil-comments", _frame(comments["comment_text"], "civil-comments", abusive=1.0, toxic=1.0, **labels),
+                  files, "toxic-spans posts (all toxic by Civil Comments raters): abusive and toxic = 1; span type "
+                         "marked by at least half the raters -> insult / obscene / threat / hate")
+
+
+def ethos() -> Corpus:
+    binary_path = dataset_path("abuse", "ethos", "Ethos_Dataset_Binary.csv.gz")
+    multi_path = dataset_path("abuse", "ethos", "Ethos_Dataset_Multi_Label.csv.gz")
+    binary = pd.read_csv(binary_path, sep=";")
+    multi = pd.read_csv(multi_path, sep=";").drop_duplicates("comment").set_index("comment")
+    hate = (binary["isHate"] >= 0.5).to_numpy()
+    threat = binary["comment"].map(multi["violence"]).ge(0.5).astype(float).where(binary["comment"].isin(multi.index))
+    threat = threat.where(hate, 0.0)  # non-hateful comments are not in the multi-label file: not violent either
+    return Corpus("ethos", _frame(binary["comment"], "ethos", abusive=hate, hate=hate, threat=threat.to_numpy()),
+                  (binary_path, multi_path), "ETHOS: isHate >= 0.5 -> hate and abusive; violence >= 0.5 -> threat")
+
+
+def stormfront() -> Corpus:
+    meta_path = dataset_path("abuse", "stormfront", "annotations_metadata.csv.gz")
+    archive = dataset_path("abuse", "stormfront", "all_files.minus-test.tar.gz")
+    meta = pd.read_csv(meta_path).set_index("file_id")
+    texts = {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".txt"):
+                texts[Path(member.name).stem] = tar.extractfile(member).read().decode("utf-8", errors="replace")
+    meta = meta.loc[meta.index.intersection(list(texts))]
+    meta = meta[meta["label"].isin(["hate", "noHate"])]
+    hate = (meta["label"] == "hate").to_numpy()
+    return Corpus("stormfront", _frame([texts[i] for i in meta.index], "stormfront", abusive=hate, hate=hate),
+                  (meta_path, archive), "white-supremacist forum sentences: hate -> hate and abusive")
+
+
+def wikipedia_toxicity() -> Corpus:
+    path = dataset_path("abuse", "conversationai-bias", "toxicity_nonfuzzed_testset.csv.gz")
+    data = pd.read_csv(path)
+    toxic = data["toxic"].astype(bool).to_numpy()
+    return Corpus("wikipedia", _frame(data["comment"], "wikipedia", abusive=toxic, toxic=toxic), (path,),
+                  "Wikipedia talk comments (non-fuzzed set): toxic -> toxic and abusive; the fuzzed copy and the "
+                  "bias madlibs are kept for the fairness measurement only")
+
+
+LOADERS = (insults_2012, c3, civil_comments, davidson, ethos, stormfront, wikipedia_toxicity)
+
+
+def load_all(names: tuple[str, ...] | None = None) -> list[Corpus]:
+    corpora = [loader() for loader in LOADERS]
+    return [c for c in corpora if names is None or c.name in names]
+
+
+def madlibs() -> pd.DataFrame:
+    """Jigsaw's templated identity sentences (``text``, ``label`` 1 = BAD, ``term``): fairness evaluation only."""
+    data = pd.read_csv(dataset_path("abuse", "conversationai-bias", "bias_madlibs_77k.csv.gz"))
+    return pd.DataFrame({"text": data["Text"], "label": (data["Label"] == "BAD").astype(int)})

@@ -1,0 +1,116 @@
+"""Measuring models: ranking quality, calibration, threshold choice and unintended identity bias.
+
+Pure functions over labels and probabilities, shared by training (model cards), benchmarks and tests.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+# The identity terms of Jigsaw's bias madlibs (Dixon et al. 2018).
+IDENTITY_TERMS = (
+    "lesbian", "gay", "bisexual", "transgender", "trans", "queer", "lgbt", "lgbtq", "homosexual", "straight",
+    "heterosexual", "male", "female", "nonbinary", "african", "african american", "black", "white", "european",
+    "hispanic", "latino", "latina", "latinx", "mexican", "canadian", "american", "asian", "indian",
+    "middle eastern", "chinese", "japanese", "christian", "muslim", "jewish", "buddhist", "catholic",
+    "protestant", "sikh", "taoist", "old", "older", "young", "younger", "teenage", "millenial", "middle aged",
+    "elderly", "blind", "deaf", "paralyzed",
+)
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    return float(roc_auc_score(y, p)) if np.unique(y).size == 2 else None
+
+
+def binary_metrics(y, p) -> dict:
+    """ROC AUC, PR AUC and Brier score; AUCs are None where one class is missing."""
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    both = np.unique(y).size == 2
+    return {
+        "n": int(y.size),
+        "positives": int(y.sum()),
+        "roc_auc": _auc(y, p),
+        "pr_auc": float(average_precision_score(y, p)) if both else None,
+        "brier": float(brier_score_loss(y, p, pos_label=1)) if y.size else None,
+    }
+
+
+def reliability_table(y, p, bins: int = 10) -> list[dict]:
+    """Per probability bin: how many comments, the mean predicted probability and the observed share."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            rows.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "n": int(mask.sum()),
+                         "mean_predicted": round(float(p[mask].mean()), 4),
+                         "observed": round(float(y[mask].mean()), 4)})
+    return rows
+
+
+def pick_thresholds(y, p, reject_precision: float = 0.95, approve_miss: float = 0.05) -> dict:
+    """``reject``: the lowest threshold whose rejections are at least ``reject_precision`` abusive;
+    ``review``: the highest threshold that lets through (approves) at most ``approve_miss`` of the abusive."""
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    order = np.argsort(-p, kind="stable")
+    ys, ps = y[order], p[order]
+    hits = np.cumsum(ys)
+    precision = hits / np.arange(1, len(ys) + 1)
+    last = np.flatnonzero(np.r_[ps[1:] != ps[:-1], True])  # only cut between distinct probabilities
+    good = last[precision[last] >= reject_precision]
+    reject = float(ps[good].min()) if good.size else 1.0
+    recall = hits / max(int(ys.sum()), 1)
+    enough = last[recall[last] >= 1 - approve_miss]
+    review = float(ps[enough[0]]) if enough.size else 0.0
+    return {"reject": round(reject, 4), "review": round(min(review, reject), 4)}
+
+
+def decision_rates(y, p, thresholds: dict) -> dict:
+    """Where the decisions send comments, and precision/recall of reject and of flagging (review or reject)."""
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    reject, flag = p >= thresholds["reject"], p >= thresholds["review"]
+    positives = max(int(y.sum()), 1)
+    return {
+        "approve_share": round(float((~flag).mean()), 4),
+        "review_share": round(float((flag & ~reject).mean()), 4),
+        "reject_share": round(float(reject.mean()), 4),
+        "reject_precision": round(float(y[reject].mean()), 4) if reject.any() else None,
+        "reject_recall": round(float(y[reject].sum() / positives), 4),
+        "flag_precision": round(float(y[flag].mean()), 4) if flag.any() else None,
+        "flag_recall": round(float(y[flag].sum() / positives), 4),
+    }
+
+
+def bias_metrics(texts, y, p, terms=IDENTITY_TERMS) -> dict:
+    """Per identity term: false positive rate at 0.5 and Jigsaw's subgroup, BPSN and BNSP AUCs.
+
+    Subgroup AUC ranks within comments naming the term; BPSN (background positive, subgroup negative) is
+    low when civil mentions of the term score above abuse elsewhere; BNSP the reverse.
+    """
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    lowered = [str(t).lower() for t in texts]
+    out = {}
+    for term in terms:
+        pattern = re.compile(rf"\b{re.escape(term)}\b")
+        sub = np.fromiter((bool(pattern.search(t)) for t in lowered), bool, len(lowered))
+        if not sub.any():
+            continue
+        neg, pos = sub & (y == 0), sub & (y == 1)
+        bpsn, bnsp = neg | (~sub & (y == 1)), pos | (~sub & (y == 0))
+        out[term] = {
+            "n": int(sub.sum()),
+            "false_positive_rate": round(float((p[neg] >= 0.5).mean()), 4) if neg.any() else None,
+            "subgroup_auc": _round(_auc(y[sub], p[sub])),
+            "bpsn_auc": _round(_auc(y[bpsn], p[bpsn])),
+            "bnsp_auc": _round(_auc(y[bnsp], p[bnsp])),
+        }
+    return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,0 +1,234 @@
+"""Comments -> probabilities -> decisions with reasons: the ``Moderator`` that ``moderation.load()`` returns.
+
+It holds the fitted abuse model, the off-topic model when one is shipped, and a decision ``Policy``. Every
+call returns a DataFrame with the same columns whatever the input size, each row carrying ``model_version``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from moderation import artifacts
+from moderation.abuse import AbuseModel
+from moderation.policy import Policy
+
+MAX_CHARS = 100_000  # a longer comment is scored on its first 100k characters; offsets stay valid
+REASON_MODES = ("flagged", "all", "none")
+MODELS_ENV = "MODERATION_MODELS"
+
+
+def models_dir() -> Path:
+    """``$MODERATION_MODELS``, else the repository's ``models/`` folder."""
+    if os.environ.get(MODELS_ENV):
+        return Path(os.environ[MODELS_ENV])
+    return Path(__file__).resolve().parents[1] / "models"
+
+
+def _frame(data, article=None) -> pd.DataFrame:
+    """Any accepted input (a string list, Series or DataFrame with ``text``) as a DataFrame with
+    ``id``, ``text`` and ``article`` columns."""
+    if isinstance(data, str):
+        raise TypeError("score() takes a list of comments or a DataFrame; wrap one comment in a list")
+    frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
+    if "text" not in frame:
+        raise ValueError(f"no 'text' column among {list(frame.columns)}")
+    frame = frame.reset_index(drop=True)
+    if "id" not in frame:
+        frame["id"] = np.arange(len(frame)).astype(str)
+    if article is not None:
+        frame["article"] = article if isinstance(article, str) else list(article)
+    elif "article" not in frame:
+        frame["article"] = None
+    return frame
+
+
+class Moderator(ClassifierMixin, BaseEstimator):
+    """The shipped models behind one object; a binary scikit-learn classifier of "abusive" for pipelines,
+    and ``score`` for moderators' decisions."""
+
+    def __init__(self, abuse: AbuseModel | None = None, offtopic=None, policy: Policy | None = None,
+                 version: str = "unversioned"):
+        self.abuse = abuse
+        self.offtopic = offtopic
+        self.policy = policy
+        self.version = version
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([0, 1])
+
+    @property
+    def categories(self) -> list[str]:
+        names = list(self.abuse.classes_)
+        return names + (["off_topic"] if self.offtopic is not None else [])
+
+    def fit(self, X, y, sample_weight=None):
+        """Refit the abuse model on binary "abusive" labels (full retraining is ``moderation.train``)."""
+        self.abuse = (self.abuse or AbuseModel()).fit(X, pd.DataFrame({"abusive": np.asarray(y)}),
+                                                      sample_weight=sample_weight)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = self.abuse.predict_proba(X)[:, list(self.abuse.classes_).index("abusive")]
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def columns(self) -> list[str]:
+        """The output columns, in order: the same for every call."""
+        return (["id", "decision", "reason_codes"] + [f"p_{c}" for c in self.categories]
+                + (["off_topic_basis"] if self.offtopic is not None else []) + ["reasons", "model_version"])
+
+    def score(self, data, article=None, reasons: str = "flagged", policy: Policy | None = None) -> pd.DataFrame:
+        """Probabilities, decision, reason codes and reasons for each comment, in input order.
+
+        ``data``: comments as a list/Series of strings or a DataFrame with ``text`` (and optional ``id``,
+        ``article``). ``article``: one article text for all, or one per comment. ``reasons``: "flagged"
+        (terms for comments not approved), "all" or "none".
+        """
+        if reasons not in REASON_MODES:
+            raise ValueError(f"reasons must be one of {REASON_MODES}, not {reasons!r}")
+        frame = _frame(data, article)
+        texts = [("" if not isinstance(t, str) else t)[:MAX_CHARS] for t in frame["text"]]
+        features = self.abuse.transform_features(texts)
+        proba = pd.DataFrame(self.abuse.proba_from_features(features), columns=self.abuse.classes_)
+        if self.offtopic is not None:
+            pairs = pd.DataFrame({"text": texts, "article": frame["article"]})
+            proba["off_topic"] = self.offtopic.predict_proba(pairs)[:, 1]
+        decisions, codes, triggered = (policy or self.policy).decide(proba)
+        out = pd.DataFrame({"id": frame["id"].astype(str), "decision": decisions, "reason_codes": codes})
+        for category in proba:
+            out[f"p_{category}"] = proba[category].round(4).to_numpy()
+        if self.offtopic is not None:
+            out["off_topic_basis"] = self.offtopic.basis(pairs)
+        out["reasons"] = self._reasons(texts, features, frame, decisions, triggered, reasons)
+        out["model_version"] = self.version
+        return out[self.columns()]
+
+    def _reasons(self, texts, features, frame, decisions, triggered, mode) -> list[list[dict]]:
+        """Term reasons for the rows the mode asks for; abuse terms and off-topic signals merged by weight."""
+        wanted = np.zeros(len(texts), bool) if mode == "none" else (
+            np.ones(len(texts), bool) if mode == "all" else decisions != "approve")
+        abuse_cats = set(self.abuse.classes_)
+        per_row = [([c for c in cats if c in abuse_cats] or (["abusive"] if mode == "all" else []))
+                   if want else [] for cats, want in zip(triggered, wanted, strict=True)]
+        reasons = self.abuse.explain(texts, features, per_row)
+        if self.offtopic is not None:
+            rows = np.flatnonzero(wanted & np.array(["off_topic" in c or mode == "all" for c in triggered]))
+            if rows.size:
+                pairs = pd.DataFrame({"text": [texts[i] for i in rows], "article": frame["article"].iloc[rows]})
+                for i, extra in zip(rows, self.offtopic.explain(pairs), strict=True):
+                    reasons[i] = sorted(reasons[i] + extra, key=lambda r: -r["weight"])
+        return reasons
+
+
+def load(path: str | os.PathLike | None = None, offtopic_path: str | os.PathLike | None = None) -> Moderator:
+    """The shipped models (or the abuse model at ``path``), verified against their cards, with their policy."""
+    folder = models_dir()
+    abuse = artifacts.load(path or folder / "abuse.joblib")
+    off_file = Path(offtopic_path) if offtopic_path else folder / "offtopic.joblib"
+    off = artifacts.load(off_file) if off_file.exists() else None
+    cards = [abuse.card] + ([off.card] if off else [])
+    version = "+".join(card["version"] for card in cards)
+    return Moderator(abuse.estimator, off.estimator if off else None, Policy.from_cards(*cards), version)
+
+
+PAGE_COLUMNS = ["page", "index", "author", "posted_at", "text"]
+
+
+def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: Policy | None = None,
+                 chunk_size: int = 5000, article_column: str = "article", articles: dict[str, str] | None = None,
+                 article_id: str | None = None):
+    """Score ``InputRow``s in chunks (bounded memory), yielding one output dict per input row, in order.
+
+    Rows that could not be read, or whose text is empty, come out as error rows naming their line.
+    Articles come from the row's ``article_column`` or, with ``articles``, by the row's ``article_id`` field.
+    """
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= chunk_size:
+            yield from _score_chunk(moderator, chunk, reasons, policy, article_column, articles, article_id)
+            chunk = []
+    if chunk:
+        yield from _score_chunk(moderator, chunk, reasons, policy, article_column, articles, article_id)
+
+
+def _article_of(row, article_column, articles, article_id) -> str | None:
+    if articles is not None and article_id is not None:
+        return articles.get(str(row.extra.get(article_id, "")))
+    value = row.extra.get(article_column)
+    return value if isinstance(value, str) else None
+
+
+def _score_chunk(moderator, chunk, reasons, policy, article_column, articles, article_id):
+    good = [r for r in chunk if r.error is None and r.text is not None and r.text.strip()]
+    scored = iter(())
+    if good:
+        frame = pd.DataFrame({"id": [r.id for r in good], "text": [r.text for r in good],
+                              "article": [_article_of(r, article_column, articles, article_id) for r in good]})
+        scored = iter(moderator.score(frame, reasons=reasons, policy=policy).to_dict("records"))
+    for row in chunk:
+        base = {k: row.extra.get(k) for k in PAGE_COLUMNS if k in row.extra}
+        if "page" in base:
+            base["text"] = row.text
+        if row.error is None and row.text is not None and row.text.strip():
+            yield base | next(scored) | {"error": None}
+        else:
+            error = row.error or f"{row.source}:{row.line}: empty text, nothing to score"
+            yield base | {"id": row.id, "decision": None, "model_version": moderator.version, "error": error}
+
+
+def read_articles(path: str, id_column: str) -> dict[str, str]:
+    """An articles file (CSV or JSON Lines) as {article id: title and body}, for ``--articles``."""
+    from moderation.rows import read_rows
+
+    out = {}
+    for row in read_rows(path, id_column=id_column):
+        if row.error is None:
+            title = row.extra.get("title")
+            out[row.id] = "\n\n".join(part for part in (title, row.text) if isinstance(part, str) and part)
+    return out
+
+
+def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, text_column: str | None = None,
+                id_column: str | None = None, encoding: str = "utf-8", reasons: str = "flagged",
+                policy: Policy | None = None, article_column: str = "article", articles: str | None = None,
+                article_id: str | None = None, progress: bool = False) -> dict[str, int]:
+    """Score every row of ``inputs`` into ``output`` (CSV or JSON Lines by suffix; stdout when None).
+
+    The output file appears only when all rows are written. Returns counts of rows, errors and decisions.
+    """
+    from tqdm import tqdm
+
+    from moderation.rows import RowWriter, atomic_output, output_format, read_rows, sniff_format
+
+    fmt = output_format(output)
+    pages = any(path != "-" and sniff_format(path) == "page" for path in inputs)
+    columns = (PAGE_COLUMNS if pages else []) + moderator.columns() + ["error"]
+    columns = ["id"] + [c for c in columns if c != "id"]
+    lookup = read_articles(articles, article_id or "id") if articles else None
+    counts = {"rows": 0, "errors": 0, "approve": 0, "review": 0, "reject": 0}
+
+    def all_rows():
+        for path in inputs:
+            yield from read_rows(path, text_column=text_column, id_column=id_column, encoding=encoding)
+
+    with atomic_output(output, newline="" if fmt == "csv" else None) as handle, \
+            tqdm(unit=" comments", disable=not progress, file=None) as bar:
+        writer = RowWriter(handle, fmt, columns)
+        for record in score_stream(moderator, all_rows(), reasons, policy, article_column=article_column,
+                                   articles=lookup, article_id=article_id if articles else None):
+            writer.write({c: record.get(c) for c in columns})
+            counts["rows"] += 1
+            counts["errors"] += record["error"] is not None
+            if record.get("decision"):
+                counts[record["decision"]] += 1
+            bar.update()
+    return counts

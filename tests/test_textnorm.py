@@ -1,0 +1,53 @@
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from moderation.textnorm import normalize, normalize_with_offsets, original_span
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("sh1t", "shit"),
+        ("1d10t", "idiot"),
+        ("a$$hole", "asshole"),
+        ("b!tch", "bitch"),
+        ("f u c k off", "fuck off"),
+        ("f.u.c.k", "fuck"),
+        ("fuuuuuuck", "fuuck"),
+        ("Ｆｕｃｋ", "fuck"),
+        ("SCUM", "scum"),
+        ("café", "cafe"),
+        (r"Holder\xe2\x80\x99s\nnext", "holder’s\nnext"),
+        ("Tom &amp; Jerry", "tom & jerry"),
+        ("see http://example.com/x now", "see  url  now"),
+    ],
+)
+def test_normalize_undoes_obfuscation(raw, expected):
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("kept", ["2013 at 9:38am", "the 1st of 80s", "mp3 user123", "I am a gay Muslim woman"])
+def test_numbers_and_plain_words_are_not_deleeted(kept):
+    assert normalize(kept) == kept.lower()
+
+
+@given(st.text(max_size=300))
+def test_offsets_map_every_word_back_into_the_original(text):
+    norm, offsets = normalize_with_offsets(text)
+    assert norm == normalize(text)
+    assert len(offsets) == len(norm) + 1
+    assert offsets == sorted(offsets)
+    for match in re.finditer(r"\w+", norm):
+        begin, end = original_span(offsets, *match.span())
+        assert 0 <= begin < end <= len(text)
+
+
+def test_offsets_point_at_the_disguised_word():
+    text = "You are a 1d10t and f u c k you"
+    norm, offsets = normalize_with_offsets(text)
+    spans = {m.group(): text[slice(*original_span(offsets, *m.span()))] for m in re.finditer(r"\w+", norm)}
+    assert spans["idiot"] == "1d10t"
+    assert spans["fuck"] == "f u c k"
