@@ -18,9 +18,9 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 MAX_HEADER = 160  # longer lines are prose, never a comment header
-LONG_LINE = 200  # the first line this long starts the article body: no comment can sit above it
+LONG_LINE = 120  # the first line this long starts the article body: no comment can sit above it
 MAX_GAP = 12_000  # characters between two headers of one comment section
-MAX_AUTHOR_WORDS = 8
+MAX_AUTHOR_WORDS = 7
 
 
 class PageError(ValueError):
@@ -59,24 +59,28 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
-_WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6}\.?"
-_DATE = (rf"(?:(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY},?\s(?:\d{{4}}|'\d\d)|{_DAY}\.?\s{_MONTH},?\s\d{{4}}"
+_WEEKDAY = r"(?:mon|tue|tues|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(?:day)?\b\.?"
+_DATE = (rf"(?:(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY},?\s(?:\d{{4}}|'\d\d)|{_DAY}\.?\s{_MONTH},?\s(?:\d{{4}}|'?\d\d\b)"
          rf"|{_MONTH}\s{_DAY}\b(?!,?\s\d)|\d{{4}}-\d\d-\d\d|\d{{1,2}}[/.]\d{{1,2}}[/.]\d\d(?:\d\d)?\b))")
 _TIME = r"\d{1,2}:\d\d(?::\d\d)?(?:\s?[ap]\.?m\b\.?)?"
 _ZONE = r"(?:[ECMPA][SD]T|AK[SD]T|H[SD]T|[ECMP]T|UTC|GMT)\b"
 _SEP = rf"(?:,?\s?(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|-\s|/{{1,2}}\s?|\|\s)?)"
 STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?)?"
-_NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_ZONE}|on\b|by\b|posted\b))[^\s|/#].{{0,58}}?)"
+_NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
+_AGO = r"\d+\s(?:second|minute|hour|day|week|month|year)s?\sago(?:\s?\(\s?[\d:]+\s?[ap]m\))?"
 _TAIL = r"[\s|.,:-]*(?:reply|report as abuse|permalink|\(#\d+\)|journal)?[\s|.,:-]*"
 
 
 @dataclass(frozen=True)
 class HeaderFormat:
-    """One way sites write a comment's author/date line; ``closes``: the line ends its comment."""
+    """One way sites write a comment's author/date line.
+
+    Whether the line opens or closes its comment is read from the page: headers close their comments
+    when nothing but furniture follows the last one.
+    """
 
     name: str
     pattern: re.Pattern[str]
-    closes: bool = False
     author_above: bool = False  # the author is the short line just above (the header itself has none)
 
 
@@ -90,14 +94,17 @@ FORMATS: tuple[HeaderFormat, ...] = (
     _format("date_says", rf"{STAMP}\s?/\s{_NAME}\ssays:?"),  # WordPress themes: "16. Jul, 2012 / X says:"
     _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\ssaid(?::|\.\.\.|…)"),  # Blogger, WordPress
     _format("on_date_said", rf"on\s{STAMP},?\s{_NAME}\ssaid:"),  # WordPress: "On <date> X said:"
-    _format("posted_by", rf"posted\sby:?\s{_NAME}\s?(?:\||\s\s|\son\s|\sat\s){STAMP}", closes=True),  # TypePad
-    _format("by_on", rf"by\s{_NAME}\son\s{STAMP}", closes=True),  # WordPress footers, SB Nation
+    _format("posted_by", rf"posted\sby:?\s{_NAME}\s?(?:\||\s\s|\son\s|\sat\s)\s?{STAMP}"),  # TypePad, Movable Type
+    _format("by_on", rf"by\s{_NAME}\son\s{STAMP}"),  # WordPress footers, SB Nation
     _format("slashdot", rf"by\s{_NAME}\s\(\d+\)(?:\s<[^>]{{0,80}}>)?(?:\son\s{STAMP}\s?(?:\(#\d+\))?)?"),
     _format("name_date", rf"(?:[#+]?\d{{1,4}}\.?\s|written\sby\s)?{_NAME}\s?(?:[|/,—–-]\s?|on\s)?{STAMP}"),
     _format("date_name", rf"(?:on\s)?{STAMP}\s?(?:[|/,—–-]\s?)?(?:\d+\s)?{_NAME}"),
-    _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?{STAMP}", author_above=True),
+    _format("name_points", rf"{_NAME}\s[+-]?\d+\s(?:pts?|points?)"),  # Livefyre
+    _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented)\s{_AGO}"),
+    _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?(?:{STAMP}|{_AGO})", author_above=True),
 )
 
+_NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|tracked)\b", re.IGNORECASE)
 _CUE = re.compile(r"\d|wrote|says|said", re.IGNORECASE)  # a line without one cannot be a header
 _DATE_LINE = FORMATS[-1].pattern
 _SEARCH_STAMP = re.compile(STAMP, re.IGNORECASE)
@@ -215,6 +222,8 @@ def _plausible_author(name: str | None) -> bool:
     if not name:
         return False
     name = name.strip(" -|,:")
+    if _SEARCH_STAMP.search(name) or _NOT_NAME.search(name):
+        return False
     return (0 < len(name) <= 60 and re.search(r"[^\W\d_]", name) is not None
             and len(name.split()) <= MAX_AUTHOR_WORDS and not re.search(r"[.!?]\s*$", name.rstrip(")"))
             or bool(re.fullmatch(r"[\w.@-]+\.\w+", name or "")))
@@ -226,6 +235,7 @@ class _Hit:
     line: int
     author: str | None
     posted_at: str | None
+    author_line: int | None = None  # where the author stands when not in the header line itself
 
 
 def _match(fmt: HeaderFormat, line: str) -> _Hit | None:
@@ -236,10 +246,15 @@ def _match(fmt: HeaderFormat, line: str) -> _Hit | None:
     author = groups.get("author")
     if "author" in groups and not _plausible_author(author):
         return None
-    if "date" in groups and groups["date"] is not None and _ymd(groups["date"]) is None and not groups["time"]:
-        return None
     posted = to_iso(groups.get("date"), groups.get("time"), groups.get("zone"))
     return _Hit(-1, author.strip(" -|,:") if author else None, posted)
+
+
+def _next_date(lines: list[str], line: int) -> str | None:
+    """The date on the line after a header that has none ("X said:" / "October 9, 2012 3:04 PM")."""
+    following = next((text for text in lines[line + 1:line + 3] if text), "")
+    stamp = _DATE_LINE.match(following) if len(following) <= MAX_HEADER else None
+    return to_iso(stamp["date"], stamp["time"], stamp["zone"]) if stamp else None
 
 
 def _hits(fmt: HeaderFormat, lines: list[str], first: int) -> list[_Hit]:
@@ -248,6 +263,10 @@ def _hits(fmt: HeaderFormat, lines: list[str], first: int) -> list[_Hit]:
         hit = _match(fmt, lines[number])
         if hit is not None:
             hit.line = number
+            hit.posted_at = hit.posted_at or _next_date(lines, number)
+            if fmt.author_above:
+                hit.author_line = _author_above(lines, number)
+                hit.author = lines[hit.author_line] if hit.author_line is not None else None
             hits.append(hit)
     return hits
 
@@ -261,18 +280,25 @@ def _regular_run(hits: list[_Hit], offsets: list[int]) -> list[_Hit]:
 
 
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
-    """The format with the most hits below the article's first long line, if it is convincing."""
+    """The format with the most hits below the article's first long line, if it is convincing.
+
+    Convincing: two hits, or one in the page's second half naming its author with a date and time.
+    Formats naming the author in the header line come first (a bare date line is the fallback), ties go
+    to the hits that come last.
+    """
     first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
     offsets, total = [], 0
     for line in lines:
         offsets.append(total)
         total += len(line) + 1
-    best = None
+    best, best_key = None, None
     for fmt in FORMATS:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, first)) else []
-        dated = any(h.posted_at and (h.author or fmt.author_above) for h in hits)
-        if (len(hits) >= 2 or (hits and dated)) and (best is None or len(hits) > len(best[1])):
-            best = fmt, hits
+        dated = any(h.author and h.posted_at and "T" in h.posted_at and offsets[h.line] > total / 2
+                    for h in hits)
+        key = (not fmt.author_above, len(hits), hits[-1].line if hits else 0)
+        if (len(hits) >= 2 or (hits and dated)) and (best_key is None or key > best_key):
+            best, best_key = (fmt, hits), key
     return best
 
 
@@ -298,18 +324,18 @@ def _paragraph_starts(lines: list[str], start: int, stop: int) -> list[int]:
     return [n for n in range(start, stop) if lines[n] and (n == start or not lines[n - 1])]
 
 
-def _spans(fmt: HeaderFormat, hits: list[_Hit], lines: list[str]) -> list[tuple[int, int]]:
-    """Line ranges [start, stop) of each comment's text."""
+def _spans(hits: list[_Hit], lines: list[str]) -> tuple[bool, list[tuple[int, int]]]:
+    """Whether the headers close their comments, and the line ranges [start, stop) of each comment."""
     lines_after = [h.line + 1 for h in hits]
-    if not fmt.closes:
-        ends = [h.line for h in hits[1:]] + [_section_end(lines, hits[-1].line + 1)]
-        return list(zip(lines_after, ends, strict=True))
+    ends = [h.line for h in hits[1:]] + [_section_end(lines, hits[-1].line + 1)]
+    if _clean(lines[lines_after[-1]:ends[-1]])[0]:
+        return False, list(zip(lines_after, ends, strict=True))
     spans = list(zip(lines_after[:-1], [h.line for h in hits[1:]], strict=True))
     counts = [len(_paragraph_starts(lines, a, b)) for a, b in spans] or [1]
     before = _paragraph_starts(lines, 0, hits[0].line)
     keep = max(1, round(statistics.median(counts)))
     first_start = before[-keep] if len(before) >= keep else (before[0] if before else hits[0].line)
-    return [(first_start, hits[0].line), *spans]
+    return True, [(first_start, hits[0].line), *spans]
 
 
 def _author_above(lines: list[str], line: int) -> int | None:
@@ -339,17 +365,15 @@ def find_comments(lines: list[str]) -> tuple[int, list[Comment]]:
     if best is None:
         return len(lines), []
     fmt, hits = best
-    spans = _spans(fmt, hits, lines)
-    section_start = spans[0][0] if fmt.closes else hits[0].line
-    authors: list[str | None] = [h.author for h in hits]
-    if fmt.author_above:
-        above = [_author_above(lines, h.line) for h in hits]
-        authors = [lines[a] if a is not None else None for a in above]
-        spans = [(a, b - (1 if n + 1 < len(above) and above[n + 1] is not None else 0))
-                 for n, (a, b) in enumerate(spans)]
-        section_start = above[0] if above[0] is not None else section_start
+    closes, spans = _spans(hits, lines)
+    section_start = spans[0][0] if closes else hits[0].line
+    if fmt.author_above and not closes:  # the author line above belongs to the header, not the text before
+        spans = [(start, hits[n + 1].author_line if n + 1 < len(hits) and hits[n + 1].author_line else stop)
+                 for n, (start, stop) in enumerate(spans)]
+        section_start = hits[0].author_line if hits[0].author_line is not None else section_start
     comments: list[Comment] = []
-    for hit, author, (start, stop) in zip(hits, authors, spans, strict=True):
+    for hit, (start, stop) in zip(hits, spans, strict=True):
+        author = hit.author if not (fmt.author_above and closes) else None
         text, posted = _clean(lines[start:stop])
         if not text:
             continue
