@@ -68,3 +68,34 @@ def score(inputs, output, text_column, id_column, encoding, reasons, policy_file
         raise click.ClickException(str(exc)) from exc
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()), err=True)
     sys.exit(1 if counts["errors"] else 0)
+
+
+@main.command()
+@click.argument("pages", nargs=-1, required=True)
+@click.option("-o", "--output", help="Output JSON Lines file (default: stdout).")
+@click.option("--flat", is_flag=True, help="One row per comment, carrying page and title, instead of one per page.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the pages.")
+def parse(pages, output, flat, encoding):
+    """Parse article pages (text or HTML) into title, date, body and reader comments, as JSON Lines.
+
+    PAGES are files; '-' reads one page from stdin. An unreadable page is named on stderr and the exit
+    code is 1, but every other page is still written.
+    """
+    import sys
+    from pathlib import Path
+
+    from moderation.pages import page_rows, parse_page
+    from moderation.rows import InputError, RowWriter, atomic_output, read_text
+
+    failed = False
+    with atomic_output(output) as handle:
+        writer = RowWriter(handle, "jsonl")
+        for path in pages:
+            try:
+                text = read_text(path, encoding)
+            except InputError as exc:
+                click.echo(f"Error: {exc}", err=True)
+                failed = True
+                continue
+            writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
+    sys.exit(1 if failed else 0)

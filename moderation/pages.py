@@ -143,9 +143,9 @@ _REGION_ZONES = {"ET": "America/New_York", "CT": "America/Chicago", "MT": "Ameri
 # --- dates ------------------------------------------------------------------------------------------
 def _ymd(date: str) -> tuple[int, int, int] | None:
     """Year, month, day of a matched date; None when it has no year or is not a real date."""
-    low = date.lower()
+    low = re.sub(rf"\b{_WEEKDAY}[\s,]*", "", date.lower()).strip()
     numbers = [int(n) for n in re.findall(r"\d+", low)]
-    month_name = re.search(r"[a-z]+", re.sub(rf"\b{_WEEKDAY}", "", low))
+    month_name = re.search(r"[a-z]+", low)
     if month_name and month_name.group()[:3] in _MONTHS:
         month = _MONTHS.index(month_name.group()[:3]) + 1
         if len(numbers) < 2:
@@ -427,3 +427,10 @@ def parse_page(text: str) -> Article:
     dateline = dated[0] if dated and len(head[dated[0]]) <= 120 else None
     body = _body(head, title, dateline)
     return Article(title, dated[1] if dated else None, body, comments)
+
+
+def page_rows(page: str, article: Article, flat: bool = False) -> list[dict]:
+    """Output rows for one page: the article with its comments, or (flat) one row per comment."""
+    if flat:
+        return [{"page": page, "title": article.title, **comment.to_dict()} for comment in article.comments]
+    return [{"page": page, **article.to_dict()}]

@@ -1,0 +1,241 @@
+"""The page parser on the five seed pages, on one snippet of each header format, on HTML, and via the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from moderation.cli import main
+from moderation.corpora import shared_dir
+from moderation.pages import FORMATS, Article, Comment, PageError, parse_page, to_iso
+
+ARTICLE = ("The council voted on Tuesday to close the old library on Main Street, citing repair costs that "
+           "had grown every year since the roof first leaked.")
+
+
+def seed(prefix: str) -> Article:
+    path = next((shared_dir() / "seeds").glob(f"{prefix}_*.txt"))
+    return parse_page(path.read_text(encoding="utf-8"))
+
+
+MRBLUE = (
+    "Even though it is a dream, I am all for the total elimination of nuclear weapons. These weapons that can "
+    "literally destroy an area 5 miles across or more are horrific and humanity should come together to put an "
+    "end to this madness. Secondly, the United States along with Russia has a right to defend itself. No one can "
+    "simply say to someone that a country can not have missile defense. The United States should have a huge "
+    "missile defense system defending the every coast. Countries such as Russia have surrounded Moscow with a "
+    "missile defense system. The biggest problem I can see is that eventually and quite soon missile defense "
+    "will become more and more technically advance and extremely effective. Once effective missile defense is "
+    "in place countries such as Russia or the United States will no longer have an edge militarily, with an "
+    "exception to conventional forces. Maybe Russia has thought about the future of missile defense and "
+    "realizes this. I have noticed how Russia is reducing nuclear forces, but starting to rebuild conventional "
+    "forces. In the future it will not be about how many nuclear missiles a country can build, but how many "
+    "missiles a country can stop if a real threat exists."
+)
+QUIDPROQUO = (
+    "I wouldn’t make any guarantees to anyone at this point. If we have the capability of shooting down "
+    "Russia’s missiles, and those missiles are designed to destroy one of our allies, damn right we’ll blow "
+    "russia’s missiles out the sky. No questions asked. Why should be be all soft and spineless regarding our "
+    "capabilities? I don’t want our country every provoking war or chaos anywhere. But I also do not want us "
+    "to be exposed in any way to any type of missile threat that could reach our soils or any of our foreign "
+    "bases"
+)
+NEIL_REPLY = (
+    "QuidProQuo\n\nYou are yankee SCUM. You launch a rocket at a target in Russia, you worthless cockroach – "
+    "and we will turn your gutless country into a sheet of molten glass that won’t cool until the C23rd.\n\n"
+    "You sponsored the Georgian attack on Ossetia – and Russia KICKED YOUR ASS until you sh*t yourselves.\n\n"
+    "Feeling lucky, PUNK???????"
+)
+
+
+def test_seed_000_reuters_comments():
+    article = seed("000")
+    assert article.title == "NATO eyes missile shield progress with Russia after U.S. move"
+    assert article.published_at == "2013-03-31T07:40:00-04:00"
+    assert article.comments == [
+        Comment(0, "Doc62", "2013-03-31T09:38:00-04:00",
+                "Trust Putin? However, he is very intelligent/ruthless and nuclear holocaust is not in Russia’s "
+                "best interest either. N.Korea is presently playing that game.", None),
+        Comment(1, "NeilMcGowan", "2013-03-31T10:40:00-04:00", "Shillary Clinton is an evil neocon witch.", None),
+        Comment(2, "MrBlue", "2013-03-31T10:48:00-04:00", MRBLUE, None),
+    ]
+    assert article.body.startswith("MOSCOW (Reuters) - NATO hopes a U.S. change")
+    assert article.body.endswith("seeking through legally binding guarantees.\"")
+    for furniture in ("Hillary Clinton (L) talks", "Credit:", "Editing by", "We welcome comments", "Comments (5)",
+                      "wrote:", "Report as abuse", "discussion is now closed", "7:40am"):
+        assert furniture not in article.body
+
+
+def test_seed_004_reply_to_keeps_the_text_whole():
+    article = seed("004")
+    assert article.title == "Russia studying U.S. missile defense moves, still seeks guarantees"
+    assert article.published_at == "2013-04-23T10:54:00-04:00"
+    assert article.comments == [
+        Comment(0, "QuidProQuo", "2013-04-23T15:20:00-04:00", QUIDPROQUO, None),
+        Comment(1, "NeilMcGowan", "2013-04-26T03:27:00-04:00", NEIL_REPLY, "QuidProQuo"),
+    ]
+    assert article.body.startswith("BRUSSELS (Reuters) - Russia is studying changes")
+    assert article.body.endswith("with clear-cut guarantees,\" Lavrov said.")
+    for furniture in ("John Kerry (R) walks", "Credit:", "Related Topics", "Reporting by", "FILED UNDER",
+                      "We welcome comments", "Comments (2)", "Report as abuse"):
+        assert furniture not in article.body
+
+
+@pytest.mark.parametrize(("prefix", "title", "published", "first", "last", "furniture"), [
+    ("001", "NATO and Moscow Continue to Talk Missiles", "2011-10-26", "MOSCOW — NATO still hopes",
+     "“broader and deeper than they have ever been.”", ("Published:", "Leave a comment")),
+    ("002", "Russia asks for regular U.S. missile defence consultations", "2013-03-25T17:16:00",
+     "MOSCOW, March 25 (Reuters) - Russia has asked Washington",
+     "unless Washington satisfactorily addresses its concerns about missile defence.",
+     ("Reuters logo", "5 years ago", "Reporting by", "Our Standards", "0 : 0", "narrow-browser")),
+    ("003", "NATO, Russia Still at Odds over Missile Shield in Europe", "2011-12-08T16:58:00",
+     "NATO Foreign Ministers have failed to make headway", "Nobody should be closing doors,\" stated Westerwelle.",
+     ("EPA/BGNES", "William Hague (L)", "views", "We need your support", "Tags:", "Related Articles")),
+])
+def test_seeds_without_comments(prefix, title, published, first, last, furniture):
+    article = seed(prefix)
+    assert (article.title, article.published_at, article.comments) == (title, published, [])
+    assert article.body.startswith(first)
+    assert article.body.endswith(last)
+    assert title not in article.body
+    for text in furniture:
+        assert text not in article.body
+
+
+def page(*comment_lines: str) -> str:
+    return "Library to close\n\n" + ARTICLE + "\n\n" + "\n".join(comment_lines)
+
+
+# One real-looking snippet per format: (page lines, expected (author, posted_at) per comment).
+SNIPPETS = {
+    "wrote": (["Doc62 wrote:", "Trust nobody.", "", "Mar 31, 2013 9:38am EDT  --  Report as abuse",
+               "MrBlue wrote:", "A dream, but a good one.", "", "Mar 31, 2013 10:48am PST  --  Report as abuse"],
+              [("Doc62", "2013-03-31T09:38:00-04:00"), ("MrBlue", "2013-03-31T10:48:00-08:00")]),
+    "says": (["Paul Howard says:", "on October 30, 2012 at 11:02 am", "Great to see this.", "Reply",
+              "craig krizek says:", "on October 30, 2012 at 11:04 am", "Agreed, well overdue."],
+             [("Paul Howard", "2012-10-30T11:02:00"), ("craig krizek", "2012-10-30T11:04:00")]),
+    "date_says": (["16. Jul, 2012 / Mandy says:", "", "Best one I have eaten at.", "",
+                   "16. Jul, 2012 / Joy says:", "", "This sounds wonderful!"],
+                  [("Mandy", "2012-07-16"), ("Joy", "2012-07-16")]),
+    "said": (["Anonymous said...", "", "Wowza! That is really cool!", "October 19, 2012 10:54 AM",
+              "Kevin Groff said...", "", "I see a challenge in your future...", "October 19, 2012 11:58 AM"],
+             [("Anonymous", "2012-10-19T10:54:00"), ("Kevin Groff", "2012-10-19T11:58:00")]),
+    "on_date_said": (["On October 12, 2012 at 10:52 am Qaoileann said:", "Lovely read.",
+                      "On October 12, 2012 at 11:02 am Carmel said:", "Same here."],
+                     [("Qaoileann", "2012-10-12T10:52:00"), ("Carmel", "2012-10-12T11:02:00")]),
+    "posted_by": (["love your work, well done", "", "Posted by: canvas prints | June 15, 2012 at 09:38 AM", "",
+                   "I am very disappointed.", "", "Posted by: RAM | June 12, 2012 at 01:44 AM"],
+                  [("canvas prints", "2012-06-15T09:38:00"), ("RAM", "2012-06-12T01:44:00")]),
+    "by_on": (["Maybe there is something to it?", "", "by james on January 31, 2011 at 9:59 am.", "",
+               "Great post Rand.", "", "by Damien on January 31, 2011 at 10:12 am."],
+              [("james", "2011-01-31T09:59:00"), ("Damien", "2011-01-31T10:12:00")]),
+    "slashdot": (["by GameboyRMH (1153867) on Tuesday July 24, @11:29AM (#40750213) Journal",
+                  "Why not MicroUSB?", "by cpu6502 (1960974) on Tuesday July 24, @12:21PM (#40751151)",
+                  "Because Apple."],
+                 [("GameboyRMH", None), ("cpu6502", None)]),
+    "name_date": (["Dr. Joan McGettigan10/28/12 5:33 PM", "Thanks for sharing.",
+                   "Brandt Schneider10/28/12 5:41 PM", "Indeed."],
+                  [("Dr. Joan McGettigan", "2012-10-28T17:33:00"), ("Brandt Schneider", "2012-10-28T17:41:00")]),
+    "date_name": (["Fri, 2012-11-09 18:05 — Jeff Moore (not verified)", "Nice work.",
+                   "Fri, 2012-11-09 16:55 — Shobhan (not verified)", "Thanks."],
+                  [("Jeff Moore (not verified)", "2012-11-09T18:05:00"),
+                   ("Shobhan (not verified)", "2012-11-09T16:55:00")]),
+    "name_points": (["xdwyer 5 pts", "", "Correction: it is 10 TDs.", "", "baroo 6 pts", "", "Brilliant podcast."],
+                    [("xdwyer", None), ("baroo", None)]),
+    "name_ago": (["QueenSashy added 1 day ago", "", "Thank you for including my dish!", "",
+                  "drbabs added 2 days ago", "", "I tested your turkey, too."],
+                 [("QueenSashy", None), ("drbabs", None)]),
+    "date_line": (["Camaleont", "Posted October 28, 2012 at 10:31 pm", "", "These pics look good.", "",
+                   "hunt", "Posted October 28, 2012 at 10:32 pm", "", "looks good so far."],
+                  [("Camaleont", "2012-10-28T22:31:00"), ("hunt", "2012-10-28T22:32:00")]),
+}
+
+
+def test_every_format_has_a_snippet():
+    assert set(SNIPPETS) == {f.name for f in FORMATS}
+
+
+@pytest.mark.parametrize("name", sorted(SNIPPETS))
+def test_format_snippet(name):
+    lines, expected = SNIPPETS[name]
+    article = parse_page(page(*lines))
+    assert [(c.author, c.posted_at) for c in article.comments] == expected
+    assert all(c.text and "said" not in c.text and "Posted" not in c.text for c in article.comments)
+    assert article.body == ARTICLE
+
+
+def test_closing_headers_take_the_text_above_them():
+    article = parse_page(page(*SNIPPETS["by_on"][0]))
+    assert [c.text for c in article.comments] == ["Maybe there is something to it?", "Great post Rand."]
+
+
+def test_unknown_format_and_quoted_speech_give_no_comments():
+    assert parse_page(page("Officials wrote:", "The plan is final.")).comments == []
+    assert parse_page(page("Just some closing words.", "Thanks for reading.")).comments == []
+    assert parse_page("By Jane Doe on March 3, 2012 at 9:00 am\n\n" + ARTICLE).comments == []
+
+
+@pytest.mark.parametrize(("date", "time", "zone", "expected"), [
+    ("Mar 31, 2013", "9:38am", "EDT", "2013-03-31T09:38:00-04:00"),
+    ("Nov 6, 2012", "5:21 PM", "CST", "2012-11-06T17:21:00-06:00"),
+    ("Aug 8, 2012", "5:21 PM", "MST", "2012-08-08T17:21:00-07:00"),
+    ("November 12, 2012", "01:17 PM", "ET", "2012-11-12T13:17:00-05:00"),
+    ("July 12, 2012", "01:17 PM", "ET", "2012-07-12T13:17:00-04:00"),
+    ("10/28/12", "12:05 AM", None, "2012-10-28T00:05:00"),
+    ("25 Oct 2012", None, None, "2012-10-25"),
+    ("Tuesday July 24", "11:29AM", None, None),
+    ("February 30, 2012", None, None, None),
+])
+def test_to_iso(date, time, zone, expected):
+    assert to_iso(date, time, zone) == expected
+
+
+def test_html_page():
+    html = ("<!doctype html><html><head><title>Library to close</title><style>p{color:red}</style></head><body>"
+            "<nav>Home | News</nav><h1>Library to close</h1><p>" + ARTICLE + "</p><script>var x = 1;</script>"
+            "<div class='comment'><p>Doc62 wrote:</p><p>Trust <b>nobody</b>.</p><p>Second paragraph.</p>"
+            "<p>Mar 31, 2013 9:38am EDT -- Report as abuse</p></div>"
+            "<div class='comment'><p>MrBlue wrote:</p><p>A dream.</p>"
+            "<p>Mar 31, 2013 10:48am EDT -- Report as abuse</p></div></body></html>")
+    article = parse_page(html)
+    assert article.title == "Library to close"
+    assert article.body == ARTICLE
+    assert [(c.author, c.text) for c in article.comments] == [("Doc62", "Trust nobody.\nSecond paragraph."),
+                                                             ("MrBlue", "A dream.")]
+
+
+def test_not_text_is_a_clear_error():
+    with pytest.raises(PageError):
+        parse_page(b"bytes")  # type: ignore[arg-type]
+
+
+def test_to_dict_round_trips_through_json():
+    article = seed("004")
+    assert json.loads(json.dumps(article.to_dict()))["comments"][1]["reply_to"] == "QuidProQuo"
+
+
+def test_cli_parse_pages_flat_stdin_and_a_missing_file(tmp_path):
+    seed_path = next((shared_dir() / "seeds").glob("004_*.txt"))
+    runner = CliRunner()
+    result = runner.invoke(main, ["parse", str(seed_path), str(tmp_path / "missing.txt")])
+    assert result.exit_code == 1
+    assert "missing.txt" in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["page"] for r in rows] == [seed_path.name]
+    assert list(rows[0]) == ["page", "title", "published_at", "body", "comments"]
+    assert rows[0]["comments"][1]["reply_to"] == "QuidProQuo"
+
+    out = tmp_path / "comments.jsonl"
+    result = runner.invoke(main, ["parse", "--flat", "-o", str(out), str(seed_path)])
+    assert result.exit_code == 0
+    flat = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["page"], r["index"], r["author"]) for r in flat] == [(seed_path.name, 0, "QuidProQuo"),
+                                                                   (seed_path.name, 1, "NeilMcGowan")]
+    assert {"title", "posted_at", "text", "reply_to"} <= set(flat[0])
+
+    result = runner.invoke(main, ["parse", "-"], input=page(*SNIPPETS["wrote"][0]))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["page"] == "-"
+    assert len(json.loads(result.stdout)["comments"]) == 2
