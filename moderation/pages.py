@@ -2,10 +2,11 @@
 
 A page is plain text (HTML is flattened to text first). Comments are found with one table of header
 formats, ``FORMATS``: each is a regex over one short line with named groups ``author``, ``date``,
-``time`` and ``zone``, and says whether that line opens its comment or closes it. The format with the
-most hits in a regular run towards the end of the page splits the comment section; a page that no
-format fits has no comments (an unknown layout gives nothing rather than garbage). Regexes only ever
-see lines of at most ``MAX_HEADER`` characters, so no input can make them backtrack for long.
+``time`` and ``zone``. The format with the most hits in a regular run towards the end of the page
+splits the comment section (whether its lines open or close their comments is read from the page); a
+page no format fits has no comments: an unknown layout gives nothing rather than garbage. Regexes only
+ever see lines of at most ``MAX_HEADER`` characters, and at most ``MAX_CANDIDATES`` of them, so no input can
+keep the parser busy for long.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ MAX_HEADER = 160  # longer lines are prose, never a comment header
 LONG_LINE = 120  # the first line this long starts the article body: no comment can sit above it
 MAX_GAP = 12_000  # characters between two headers of one comment section
 MAX_AUTHOR_WORDS = 7
+MAX_CANDIDATES = 20_000  # header-like lines examined, from the end: bounds the time on any input
 
 
 class PageError(ValueError):
@@ -239,7 +241,7 @@ class _Hit:
 
 
 def _match(fmt: HeaderFormat, line: str) -> _Hit | None:
-    match = fmt.pattern.match(line) if len(line) <= MAX_HEADER and _CUE.search(line) else None
+    match = fmt.pattern.match(line)
     if match is None:
         return None
     groups = match.groupdict()
@@ -257,9 +259,15 @@ def _next_date(lines: list[str], line: int) -> str | None:
     return to_iso(stamp["date"], stamp["time"], stamp["zone"]) if stamp else None
 
 
-def _hits(fmt: HeaderFormat, lines: list[str], first: int) -> list[_Hit]:
+def _candidates(lines: list[str], first: int) -> list[int]:
+    """The last MAX_CANDIDATES lines that could be headers: short, with a digit or a verb of saying."""
+    found = [n for n in range(first, len(lines)) if 0 < len(lines[n]) <= MAX_HEADER and _CUE.search(lines[n])]
+    return found[-MAX_CANDIDATES:]
+
+
+def _hits(fmt: HeaderFormat, lines: list[str], candidates: list[int]) -> list[_Hit]:
     hits = []
-    for number in range(first, len(lines)):
+    for number in candidates:
         hit = _match(fmt, lines[number])
         if hit is not None:
             hit.line = number
@@ -291,9 +299,9 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     for line in lines:
         offsets.append(total)
         total += len(line) + 1
-    best, best_key = None, None
+    best, best_key, candidates = None, None, _candidates(lines, first)
     for fmt in FORMATS:
-        hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, first)) else []
+        hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
         dated = any(h.author and h.posted_at and "T" in h.posted_at and offsets[h.line] > total / 2
                     for h in hits)
         key = (not fmt.author_above, len(hits), hits[-1].line if hits else 0)
@@ -348,10 +356,9 @@ def _author_above(lines: list[str], line: int) -> int | None:
     return None
 
 
-def _reply_to(text: str, earlier: list[str]) -> str | None:
-    """The earlier commenter a comment opens by naming, on its own line or as '@name'."""
+def _reply_to(text: str, lowered: dict[str, str]) -> str | None:
+    """The earlier commenter (``lowered``: lowercased name -> name) a comment opens by naming."""
     first = text.split("\n", 1)[0].strip()
-    lowered = {name.lower(): name for name in earlier}
     alone = first.lstrip("@").rstrip(":,").strip().lower()
     if alone in lowered:
         return lowered[alone]
@@ -372,13 +379,15 @@ def find_comments(lines: list[str]) -> tuple[int, list[Comment]]:
                  for n, (start, stop) in enumerate(spans)]
         section_start = hits[0].author_line if hits[0].author_line is not None else section_start
     comments: list[Comment] = []
+    earlier: dict[str, str] = {}
     for hit, (start, stop) in zip(hits, spans, strict=True):
         author = hit.author if not (fmt.author_above and closes) else None
         text, posted = _clean(lines[start:stop])
         if not text:
             continue
-        earlier = [c.author for c in comments if c.author]
         comments.append(Comment(len(comments), author, hit.posted_at or posted, text, _reply_to(text, earlier)))
+        if author:
+            earlier.setdefault(author.lower(), author)
     return section_start, comments
 
 
