@@ -227,7 +227,7 @@ def _plausible_author(name: str | None) -> bool:
     if _SEARCH_STAMP.search(name) or _NOT_NAME.search(name):
         return False
     return (0 < len(name) <= 60 and re.search(r"[^\W\d_]", name) is not None
-            and len(name.split()) <= MAX_AUTHOR_WORDS and not re.search(r"[.!?]\s*$", name.rstrip(")"))
+            and len(name.split()) <= MAX_AUTHOR_WORDS and not re.search(r"(?:[!?]|[^\W\d_]{2}\.)$", name.rstrip(")"))
             or bool(re.fullmatch(r"[\w.@-]+\.\w+", name or "")))
 
 
@@ -253,10 +253,12 @@ def _match(fmt: HeaderFormat, line: str) -> _Hit | None:
 
 
 def _next_date(lines: list[str], line: int) -> str | None:
-    """The date on the line after a header that has none ("X said:" / "October 9, 2012 3:04 PM")."""
-    following = next((text for text in lines[line + 1:line + 3] if text), "")
-    stamp = _DATE_LINE.match(following) if len(following) <= MAX_HEADER else None
-    return to_iso(stamp["date"], stamp["time"], stamp["zone"]) if stamp else None
+    """The first date line in the few lines after a header that has no date of its own."""
+    for following in lines[line + 1:line + 6]:
+        stamp = _DATE_LINE.match(following) if len(following) <= MAX_HEADER else None
+        if stamp:
+            return to_iso(stamp["date"], stamp["time"], stamp["zone"])
+    return None
 
 
 def _candidates(lines: list[str], first: int) -> list[int]:
