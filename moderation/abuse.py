@@ -88,6 +88,9 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         for category in self.classes_:
             known = Y[category].notna().to_numpy()
             labels = Y.loc[known, category].to_numpy().astype(int)
+            if np.unique(labels).size < 2:
+                raise ValueError(f"category {category!r} needs both classes among its labelled rows, "
+                                 f"found only {np.unique(labels).tolist()}")
             rows = features[known]
             self.heads_[category] = self._head().fit(rows, labels, sample_weight=weights[known])
             oof = self._out_of_fold(rows, labels, weights[known])

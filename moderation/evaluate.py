@@ -53,27 +53,40 @@ def reliability_table(y, p, bins: int = 10) -> list[dict]:
     return rows
 
 
-def pick_thresholds(y, p, reject_precision: float = 0.95, approve_miss: float = 0.05) -> dict:
-    """``reject``: the lowest threshold whose rejections are at least ``reject_precision`` abusive;
-    ``review``: the highest threshold that lets through (approves) at most ``approve_miss`` of the abusive."""
+def _lowest_threshold_with_precision(ys: np.ndarray, ps: np.ndarray, precision: float,
+                                     min_flagged: int = 20) -> float | None:
+    """Over probabilities sorted high to low: the lowest cut whose flagged set (of at least ``min_flagged``
+    comments, so a handful of lucky top scores does not count) keeps ``precision``."""
+    achieved = np.cumsum(ys) / np.arange(1, len(ys) + 1)
+    last = np.flatnonzero(np.r_[ps[1:] != ps[:-1], True])  # only cut between distinct probabilities
+    good = last[(achieved[last] >= precision) & (last + 1 >= min_flagged)]
+    return round(float(ps[good].min()), 4) if good.size else None
+
+
+def pick_thresholds(y, p, reject_precision: float = 0.95, approve_miss: float = 0.05,
+                    review_at: float | None = None) -> dict:
+    """``reject``: the lowest threshold whose rejections are at least ``reject_precision`` right (None when no
+    threshold is that precise). ``review``: the highest threshold that approves at most ``approve_miss`` of
+    the positives, or the fixed probability ``review_at``."""
     y, p = np.asarray(y, int), np.asarray(p, float)
     order = np.argsort(-p, kind="stable")
     ys, ps = y[order], p[order]
-    hits = np.cumsum(ys)
-    precision = hits / np.arange(1, len(ys) + 1)
-    last = np.flatnonzero(np.r_[ps[1:] != ps[:-1], True])  # only cut between distinct probabilities
-    good = last[precision[last] >= reject_precision]
-    reject = float(ps[good].min()) if good.size else 1.0
-    recall = hits / max(int(ys.sum()), 1)
-    enough = last[recall[last] >= 1 - approve_miss]
-    review = float(ps[enough[0]]) if enough.size else 0.0
-    return {"reject": round(reject, 4), "review": round(min(review, reject), 4)}
+    reject = _lowest_threshold_with_precision(ys, ps, reject_precision)
+    if review_at is not None:
+        review = review_at
+    else:
+        recall = np.cumsum(ys) / max(int(ys.sum()), 1)
+        review = round(float(ps[np.flatnonzero(recall >= 1 - approve_miss)[0]]), 4) if ys.any() else None
+    if review is not None and reject is not None:
+        review = min(review, reject)
+    return {"review": review, "reject": reject}
 
 
 def decision_rates(y, p, thresholds: dict) -> dict:
     """Where the decisions send comments, and precision/recall of reject and of flagging (review or reject)."""
     y, p = np.asarray(y, int), np.asarray(p, float)
-    reject, flag = p >= thresholds["reject"], p >= thresholds["review"]
+    reject = p >= (np.inf if thresholds["reject"] is None else thresholds["reject"])
+    flag = reject | (p >= (np.inf if thresholds["review"] is None else thresholds["review"]))
     positives = max(int(y.sum()), 1)
     return {
         "approve_share": round(float((~flag).mean()), 4),

@@ -45,7 +45,8 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         news = np.isin(corpus, NEWS_CORPORA)
         target = news if np.unique(labels[news]).size == 2 else np.ones_like(news)
         calibration[category] = reliability_table(labels[target], proba[target])
-        thresholds[category] = pick_thresholds(labels[target], proba[target])
+        rule = {} if category == "abusive" else {"review_at": 0.5}
+        thresholds[category] = pick_thresholds(labels[target], proba[target], **rule)
         rates[category] = decision_rates(labels[target], proba[target], thresholds[category])
     fair = madlibs()
     fair_p = model.predict_proba(fair["text"])[:, list(model.classes_).index("abusive")]
@@ -69,9 +70,12 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         "calibration": calibration,
         "thresholds": thresholds,
         "threshold_reasoning": ("reject: the lowest probability at which at least 95% of the comments rejected "
-                                "were labelled abusive (cross-validated, news comments); review: the highest "
-                                "probability that still sends at least 95% of the abusive comments to review "
-                                "or reject, so approve lets through at most 5% of them."),
+                                "carry the label (cross-validated, news comments; null where no threshold is that "
+                                "precise, so the category never rejects on its own). abusive review: the highest "
+                                "probability that still sends at least 95% of the abusive comments to review or "
+                                "reject, so approve lets through at most 5% of them. Other categories' review: "
+                                "0.5, so a category flags a comment when it is more likely than not (the "
+                                "probabilities are calibrated)."),
         "decision_rates_at_thresholds": rates,
         "fairness": {"data": "abuse/conversationai-bias/bias_madlibs_77k.csv.gz (never trained on)",
                      "abusive_overall": binary_metrics(fair["label"], fair_p),

@@ -22,7 +22,8 @@ def tiny_table() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_abuse(tiny_table) -> AbuseModel:
     model = AbuseModel(max_features=5000, min_df=2, calibration_folds=3)
-    return model.fit(tiny_table["text"], tiny_table[list(CATEGORIES)],
+    categories = [c for c in CATEGORIES if c != "toxic"]  # the sample's toxic labels are all positive
+    return model.fit(tiny_table["text"], tiny_table[categories],
                      calibrate_on=(tiny_table["corpus"] == "insults-2012").to_numpy())
 
 

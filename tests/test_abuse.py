@@ -1,0 +1,60 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from moderation.abuse import AbuseModel
+
+
+def test_estimator_conventions(tiny_abuse):
+    params = tiny_abuse.get_params()
+    assert params["max_features"] == 5000
+    fresh = clone(tiny_abuse)
+    assert not hasattr(fresh, "heads_") and fresh.get_params() == params
+    proba = tiny_abuse.predict_proba(["you are an idiot", "thanks for the article"])
+    assert proba.shape == (2, len(tiny_abuse.classes_))
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert tiny_abuse.predict(["x"]).shape == (1, len(tiny_abuse.classes_))
+
+
+def test_heads_train_only_on_rows_that_label_them(tiny_table, tiny_abuse):
+    rows, _ = tiny_abuse.oof_scores_["insult"]
+    assert len(rows) == tiny_table["insult"].notna().sum()
+    rows, _ = tiny_abuse.oof_scores_["threat"]
+    assert len(rows) == tiny_table["threat"].notna().sum() < len(tiny_table)
+
+
+def test_one_string_is_refused_not_split_into_letters(tiny_abuse):
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        tiny_abuse.predict_proba("you idiot")
+
+
+def test_insults_rank_above_civil_comments(tiny_abuse):
+    p = tiny_abuse.predict_proba(["you are a stupid idiot", "you are a st00pid 1d10t",
+                                  "I agree with the mayor's plan for the bridge"])[:, 0]
+    assert p[0] > p[2] and p[1] > p[2]
+
+
+def test_reasons_point_at_the_words_in_the_original_text(tiny_abuse):
+    texts = ["Well, you are a total 1d10t and a moron.", "Nice weather today."]
+    features = tiny_abuse.transform_features(texts)
+    reasons = tiny_abuse.explain(texts, features, [["abusive"], []])
+    assert reasons[1] == []
+    assert reasons[0], "an insult must have reasons"
+    for reason in reasons[0]:
+        assert texts[0][reason["start"]:reason["end"]] == reason["term"]
+        assert reason["category"] == "abusive" and reason["weight"] > 0
+    assert {"1d10t", "moron"} & {r["term"] for r in reasons[0]}
+
+
+def test_empty_and_huge_texts(tiny_abuse):
+    p = tiny_abuse.predict_proba(["", "   ", "word " * 200_000, None, np.nan])
+    assert p.shape[0] == 5 and np.isfinite(p).all()
+
+
+def test_fit_with_one_category_and_missing_labels():
+    texts = ["you idiot", "nice post", "moron", "good point", "idiot moron", "thank you"] * 5
+    labels = pd.DataFrame({"abusive": [1, 0, 1, 0, 1, 0] * 5, "hate": [np.nan, np.nan, 1, 0, np.nan, 0] * 5})
+    model = AbuseModel(min_df=1, calibration_folds=2).fit(texts, labels)
+    assert list(model.classes_) == ["abusive", "hate"]
+    assert model.predict_proba(["idiot"])[0, 0] > model.predict_proba(["thank you"])[0, 0]
