@@ -36,3 +36,22 @@ def tiny_moderator(tiny_abuse) -> Moderator:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tiny_abuse, tmp_path_factory):
+    """The tiny model saved as an artifact with a card, for tests that go through files and the CLI."""
+    from moderation import artifacts
+
+    path = tmp_path_factory.mktemp("models") / "abuse.joblib"
+    thresholds = {c: {"review": 0.5, "reject": 0.9} for c in tiny_abuse.classes_}
+    artifacts.save(tiny_abuse, path, {"name": "abuse", "version": "tiny-test", "thresholds": thresholds})
+    return path
+
+
+@pytest.fixture(scope="session")
+def seed_pages() -> dict:
+    """The five seed pages by their number prefix ("000" … "004")."""
+    from moderation.corpora import shared_dir
+
+    return {path.name[:3]: path for path in sorted((shared_dir() / "seeds").glob("*.txt"))}
