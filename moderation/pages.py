@@ -66,11 +66,11 @@ _DATE = (rf"(?:(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY},?\s(?:\d{{4}}|'\d\d)|{_DAY
          rf"|{_MONTH}\s{_DAY}\b(?!,?\s\d)|\d{{4}}-\d\d-\d\d|\d{{1,2}}[/.]\d{{1,2}}[/.]\d\d(?:\d\d)?\b))")
 _TIME = r"\d{1,2}:\d\d(?::\d\d)?(?:\s?[ap]\.?m\b\.?)?"
 _ZONE = r"(?:[ECMPA][SD]T|AK[SD]T|H[SD]T|[ECMP]T|UTC|GMT)\b"
-_SEP = rf"(?:,?\s?(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|-\s|/{{1,2}}\s?|\|\s)?)"
+_SEP = rf"(?:,?\s?(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|[·•-]\s|/{{1,2}}\s?|\|\s)?)"
 STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?)?"
 _NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
 _AGO = r"\d+\s(?:second|minute|hour|day|week|month|year)s?\sago(?:\s?\(\s?[\d:]+\s?[ap]m\))?"
-_TAIL = r"[\s|.,:-]*(?:reply|report as abuse|permalink|\(#\d+\)|journal)?[\s|.,:-]*"
+_TAIL = r"[\s|.,:-]*(?:reply|report as abuse|permalink|\(#\d+\)|journal|@\w{1,30})?[\s|.,:-]*"
 
 
 @dataclass(frozen=True)
@@ -94,20 +94,20 @@ FORMATS: tuple[HeaderFormat, ...] = (
     _format("wrote", rf"{_NAME} wrote:"),  # Reuters, forums
     _format("says", rf"{_NAME}\ssays:?(?:\s{STAMP})?"),  # WordPress
     _format("date_says", rf"{STAMP}\s?/\s{_NAME}\ssays:?"),  # WordPress themes: "16. Jul, 2012 / X says:"
-    _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\ssaid(?::|\.\.\.|…)"),  # Blogger, WordPress
+    _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\s(?:said|added)(?::|,|\.\.\.|…)"),  # Blogger, Tumblr
     _format("on_date_said", rf"on\s{STAMP},?\s{_NAME}\ssaid:"),  # WordPress: "On <date> X said:"
     _format("posted_by", rf"posted\sby:?\s{_NAME}\s?(?:\||\s\s|\son\s|\sat\s)\s?{STAMP}"),  # TypePad, Movable Type
     _format("by_on", rf"by\s{_NAME}\son\s{STAMP}"),  # WordPress footers, SB Nation
     _format("slashdot", rf"by\s{_NAME}\s\(\d+\)(?:\s<[^>]{{0,80}}>)?(?:\son\s{STAMP}\s?(?:\(#\d+\))?)?"),
-    _format("name_date", rf"(?:[#+]?\d{{1,4}}\.?\s|written\sby\s)?{_NAME}\s?(?:[|/,—–-]\s?|on\s)?{STAMP}"),
-    _format("date_name", rf"(?:on\s)?{STAMP}\s?(?:[|/,—–-]\s?)?(?:\d+\s)?{_NAME}"),
+    _format("name_date", rf"(?:[#+]?\d{{1,4}}\.?\s|written\sby\s)?{_NAME}\s?(?:[|/,—–·•-]\s?)?(?:on\s)?{STAMP}"),
+    _format("date_name", rf"(?:posted\s)?(?:on\s)?{STAMP}\s?(?:[|/,—–·•-]\s?|by\s)?(?:\d+\s)?{_NAME}"),
     _format("name_points", rf"{_NAME}\s[+-]?\d+\s(?:pts?|points?)"),  # Livefyre
-    _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented)\s{_AGO}"),
+    _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented|[·•|])\s{_AGO}"),
     _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?(?:{STAMP}|{_AGO})", author_above=True),
 )
 
 _NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|tracked)\b", re.IGNORECASE)
-_CUE = re.compile(r"\d|wrote|says|said", re.IGNORECASE)  # a line without one cannot be a header
+_CUE = re.compile(r"\d|wrote|says|said|added", re.IGNORECASE)  # a line without one cannot be a header
 _DATE_LINE = FORMATS[-1].pattern
 _SEARCH_STAMP = re.compile(STAMP, re.IGNORECASE)
 _TIME_ONLY = re.compile(rf"^(?:@\s?)?{_TIME}(?:\s{_ZONE})?[\s|-]*$", re.IGNORECASE)
@@ -306,7 +306,7 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
         dated = any(h.author and h.posted_at and "T" in h.posted_at and offsets[h.line] > total / 2
                     for h in hits)
-        key = (not fmt.author_above, len(hits), hits[-1].line if hits else 0)
+        key = (len(hits) >= 2, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
         if (len(hits) >= 2 or (hits and dated)) and (best_key is None or key > best_key):
             best, best_key = (fmt, hits), key
     return best
