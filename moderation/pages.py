@@ -68,7 +68,8 @@ _TIME = r"\d{1,2}:\d\d(?::\d\d)?(?:\s?[ap]\.?m\b\.?)?"
 _ZONE = r"(?:[ECMPA][SD]T|AK[SD]T|H[SD]T|[ECMP]T|UTC|GMT)\b"
 _SEP = rf"(?:,?\s?(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|[·•-]\s|/{{1,2}}\s?|\|\s)?)"
 STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?)?"
-_NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
+_PRONOUN = r"(?:he|she|it|they|we|you|i|what|who|which|this|that|there)\b(?!\.)"
+_NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|{_PRONOUN}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
 _AGO = r"\d+\s(?:second|minute|hour|day|week|month|year)s?\sago(?:\s?\(\s?[\d:]+\s?[ap]m\))?"
 _TAIL = r"[\s|.,:-]*(?:reply|report as abuse|permalink|\(#\d+\)|journal|@\w{1,30})?[\s|.,:-]*"
 
@@ -84,6 +85,7 @@ class HeaderFormat:
     name: str
     pattern: re.Pattern[str]
     author_above: bool = False  # the author is the short line just above (the header itself has none)
+    telling: bool = False  # the line says it heads a comment (a verb of saying, points): one hit can be enough
 
 
 def _format(name: str, regex: str, **options: bool) -> HeaderFormat:
@@ -91,18 +93,19 @@ def _format(name: str, regex: str, **options: bool) -> HeaderFormat:
 
 
 FORMATS: tuple[HeaderFormat, ...] = (
-    _format("wrote", rf"{_NAME} wrote:"),  # Reuters, forums
-    _format("says", rf"{_NAME}\ssays:?(?:\s{STAMP})?"),  # WordPress
-    _format("date_says", rf"{STAMP}\s?/\s{_NAME}\ssays:?"),  # WordPress themes: "16. Jul, 2012 / X says:"
-    _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\s(?:said|added)(?::|,|\.\.\.|…)"),  # Blogger, Tumblr
-    _format("on_date_said", rf"on\s{STAMP},?\s{_NAME}\ssaid:"),  # WordPress: "On <date> X said:"
+    _format("wrote", rf"{_NAME} wrote:", telling=True),  # Reuters, forums
+    _format("says", rf"(?:\(\d+\)\s)?{_NAME}\ssays:?(?:\s{STAMP})?", telling=True),  # WordPress
+    _format("date_says", rf"{STAMP}\s?/\s{_NAME}\ssays:?", telling=True),  # WordPress themes: "16. Jul, 2012 / X says:"
+    _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\s(?:said|added)(?::|,|\.\.\.|…)",
+            telling=True),  # Blogger, Tumblr
+    _format("on_date_said", rf"on\s{STAMP},?\s{_NAME}\ssaid:", telling=True),  # WordPress: "On <date> X said:"
     _format("posted_by", rf"posted\sby:?\s{_NAME}\s?(?:\||\s\s|\son\s|\sat\s)\s?{STAMP}"),  # TypePad, Movable Type
     _format("by_on", rf"by\s{_NAME}\son\s{STAMP}"),  # WordPress footers, SB Nation
     _format("slashdot", rf"by\s{_NAME}\s\(\d+\)(?:\s<[^>]{{0,80}}>)?(?:\son\s{STAMP}\s?(?:\(#\d+\))?)?"),
     _format("name_date", rf"(?:[#+]?\d{{1,4}}\.?\s|written\sby\s)?{_NAME}\s?(?:[|/,—–·•-]\s?)?(?:on\s)?{STAMP}"),
     _format("date_name", rf"(?:posted\s)?(?:on\s)?{STAMP}\s?(?:[|/,—–·•-]\s?|by\s)?(?:\d+\s)?{_NAME}"),
-    _format("name_points", rf"{_NAME}\s[+-]?\d+\s(?:pts?|points?)"),  # Livefyre
-    _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented|[·•|])\s{_AGO}"),
+    _format("name_points", rf"{_NAME}\s[+-]?\d+\s(?:pts?|points?)", telling=True),  # Livefyre
+    _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented|[·•|])\s{_AGO}", telling=True),
     _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?(?:{STAMP}|{_AGO})", author_above=True),
 )
 
@@ -292,7 +295,8 @@ def _regular_run(hits: list[_Hit], offsets: list[int]) -> list[_Hit]:
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     """The format with the most hits below the article's first long line, if it is convincing.
 
-    Convincing: two hits, or one in the page's second half naming its author with a date and time.
+    Convincing: two hits, or one in the page's second half naming its author with a date and time or
+    in a telling format.
     Formats naming the author in the header line come first (a bare date line is the fallback), ties go
     to the hits that come last.
     """
@@ -304,7 +308,7 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     best, best_key, candidates = None, None, _candidates(lines, first)
     for fmt in FORMATS:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
-        dated = any(h.author and h.posted_at and "T" in h.posted_at and offsets[h.line] > total / 2
+        dated = any(h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
                     for h in hits)
         key = (len(hits) >= 2, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
         if (len(hits) >= 2 or (hits and dated)) and (best_key is None or key > best_key):
