@@ -8,6 +8,7 @@ head can be traced back to the comment. Each head trains only on rows whose labe
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import defaultdict
 
 import numpy as np
@@ -29,7 +30,7 @@ def normalize_all(texts) -> list[str]:
     return [normalize(text) for text in texts]
 
 
-def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=200_000, min_df=2) -> Pipeline:
+def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2) -> Pipeline:
     """Normalisation then word and char_wb TF-IDF side by side (char n-grams catch spellings words miss)."""
     common = {"sublinear_tf": True, "min_df": min_df, "max_features": max_features, "dtype": np.float32,
               "lowercase": False}
@@ -58,7 +59,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     multilabel ``OneVsRestClassifier``.
     """
 
-    def __init__(self, word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=200_000, min_df=2, C=4.0,
+    def __init__(self, word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2, C=4.0,
                  calibration_folds=5, random_state=0):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -177,11 +178,13 @@ def _feature_shares(norm, tokens, word_vocab, char_vocab, n_word, lo, hi, value)
                     shares[span].append((f, value[f] / n))
     chunk_counts = []
     totals: dict[int, int] = defaultdict(int)
+    starts = [a for a, _ in tokens]
     for chunk in re.finditer(r"\S+", norm):
         counts = _char_ngram_counts(f" {chunk.group()} ", char_vocab, n_word, lo, hi, value)
         for f, count in counts.items():
             totals[f] += count
-        inside = [span for span in tokens if chunk.start() <= span[0] and span[1] <= chunk.end()]
+        first, last = bisect_left(starts, chunk.start()), bisect_left(starts, chunk.end())
+        inside = [span for span in tokens[first:last] if span[1] <= chunk.end()]
         chunk_counts.append((inside or [chunk.span()], counts))
     for inside, counts in chunk_counts:
         for f, count in counts.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from moderation import __version__
@@ -26,7 +28,9 @@ def input_options(command):
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", help="Output file, .csv or .jsonl (default: JSON Lines on stdout).")
+@click.option("-o", "--output", help="Output file, .csv or .jsonl (default: stdout).")
+@click.option("--format", "stdout_format", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="Format on stdout (a file's format follows its suffix).")
 @input_options
 @click.option("--reasons", type=click.Choice(["flagged", "all", "none"]), default="flagged", show_default=True,
               help="For which comments to list the words that drove the score.")
@@ -40,8 +44,10 @@ def input_options(command):
 @click.option("--articles", type=click.Path(exists=True, dir_okay=False),
               help="Articles file (CSV or JSON Lines) joined to the comments by --article-id.")
 @click.option("--article-id", help="Column naming each comment's article, in both files.")
-def score(inputs, output, text_column, id_column, encoding, reasons, policy_file, review, reject, model,
-          article_column, articles, article_id):
+@click.option("--jobs", type=click.IntRange(1), default=min(2, os.cpu_count() or 1), show_default="2 or the cores",
+              help="Worker processes scoring chunks in parallel.")
+def score(inputs, output, stdout_format, text_column, id_column, encoding, reasons, policy_file, review, reject, model,
+          article_column, articles, article_id, jobs):
     """Score comments: decisions, probabilities and reasons, one output row per input row.
 
     INPUTS are CSV, JSON Lines or article pages (each page's comments are scored); '-' reads stdin.
@@ -63,7 +69,8 @@ def score(inputs, output, text_column, id_column, encoding, reasons, policy_file
             policy = policy.with_thresholds("abusive", review, reject)
         counts = score_files(moderator, list(inputs), output, text_column=text_column, id_column=id_column,
                              encoding=encoding, reasons=reasons, policy=policy, article_column=article_column,
-                             articles=articles, article_id=article_id, progress=sys.stderr.isatty())
+                             articles=articles, article_id=article_id, progress=sys.stderr.isatty(),
+                             stdout_format=stdout_format, jobs=jobs)
     except (InputError, PolicyError, ArtifactError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()), err=True)
@@ -99,3 +106,32 @@ def parse(pages, output, flat, encoding):
                 continue
             writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+              help="A site policy file (TOML) for the Coral phase's and /v1/score's decisions.")
+@click.option("--api-keys", "api_keys_file", type=click.Path(exists=True, dir_okay=False),
+              help="File of API keys, one a line (added to $MODERATION_API_KEYS).")
+@click.option("--labeled", "labeled_dir", default="labeled", show_default=True,
+              help="Folder for moderators' verdicts from comments:suggestscore.")
+@click.option("--log-text", is_flag=True, help="Log comment texts (never logged otherwise).")
+@click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(1),
+              help="Largest request body accepted (413 above).")
+@click.option("--max-text-chars", default=20_000, show_default=True, type=click.IntRange(1),
+              help="Longest comment accepted (400 above).")
+def serve(**options):
+    """Serve the models over HTTP: Perspective API (comments:analyze, comments:suggestscore), Coral's external
+    moderation phase (/coral/external-moderation), /v1/score, /healthz and /metrics.
+
+    Without API keys it listens on loopback only. The Coral endpoint needs $MODERATION_CORAL_SECRET.
+    """
+    from moderation.serve import ServeConfig, ServeError, run
+
+    try:
+        run(ServeConfig(**options))
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -142,22 +142,48 @@ def load(path: str | os.PathLike | None = None, offtopic_path: str | os.PathLike
 PAGE_COLUMNS = ["page", "index", "author", "posted_at", "text"]
 
 
+def _chunks(rows, size: int):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(moderator, options) -> None:
+    _WORKER.update(moderator=moderator, options=options)
+
+
+def _score_chunk_in_worker(chunk) -> list[dict]:
+    return list(_score_chunk(_WORKER["moderator"], chunk, **_WORKER["options"]))
+
+
 def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: Policy | None = None,
-                 chunk_size: int = 5000, article_column: str = "article", articles: dict[str, str] | None = None,
-                 article_id: str | None = None):
+                 chunk_size: int = 2000, article_column: str = "article", articles: dict[str, str] | None = None,
+                 article_id: str | None = None, jobs: int = 1):
     """Score ``InputRow``s in chunks (bounded memory), yielding one output dict per input row, in order.
 
     Rows that could not be read, or whose text is empty, come out as error rows naming their line.
     Articles come from the row's ``article_column`` or, with ``articles``, by the row's ``article_id`` field.
+    With ``jobs`` > 1, chunks are scored by forked worker processes sharing the loaded model.
     """
-    chunk = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= chunk_size:
-            yield from _score_chunk(moderator, chunk, reasons, policy, article_column, articles, article_id)
-            chunk = []
-    if chunk:
-        yield from _score_chunk(moderator, chunk, reasons, policy, article_column, articles, article_id)
+    options = {"reasons": reasons, "policy": policy, "article_column": article_column, "articles": articles,
+               "article_id": article_id}
+    if jobs <= 1:
+        for chunk in _chunks(rows, chunk_size):
+            yield from _score_chunk(moderator, chunk, **options)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (moderator, options)) as pool:
+        for scored in pool.imap(_score_chunk_in_worker, _chunks(rows, chunk_size)):
+            yield from scored
 
 
 def _article_of(row, article_column, articles, article_id) -> str | None:
@@ -168,6 +194,7 @@ def _article_of(row, article_column, articles, article_id) -> str | None:
 
 
 def _score_chunk(moderator, chunk, reasons, policy, article_column, articles, article_id):
+    """Score one chunk's readable rows together; error rows pass through in place."""
     good = [r for r in chunk if r.error is None and r.text is not None and r.text.strip()]
     scored = iter(())
     if good:
@@ -200,7 +227,8 @@ def read_articles(path: str, id_column: str) -> dict[str, str]:
 def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, text_column: str | None = None,
                 id_column: str | None = None, encoding: str = "utf-8", reasons: str = "flagged",
                 policy: Policy | None = None, article_column: str = "article", articles: str | None = None,
-                article_id: str | None = None, progress: bool = False) -> dict[str, int]:
+                article_id: str | None = None, progress: bool = False, stdout_format: str = "jsonl",
+                jobs: int = 1) -> dict[str, int]:
     """Score every row of ``inputs`` into ``output`` (CSV or JSON Lines by suffix; stdout when None).
 
     The output file appears only when all rows are written. Returns counts of rows, errors and decisions.
@@ -209,7 +237,7 @@ def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, 
 
     from moderation.rows import RowWriter, atomic_output, output_format, read_rows, sniff_format
 
-    fmt = output_format(output)
+    fmt = output_format(output, stdout_format)
     pages = any(path != "-" and sniff_format(path) == "page" for path in inputs)
     columns = (PAGE_COLUMNS if pages else []) + moderator.columns() + ["error"]
     columns = ["id"] + [c for c in columns if c != "id"]
@@ -224,7 +252,7 @@ def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, 
             tqdm(unit=" comments", disable=not progress, file=None) as bar:
         writer = RowWriter(handle, fmt, columns)
         for record in score_stream(moderator, all_rows(), reasons, policy, article_column=article_column,
-                                   articles=lookup, article_id=article_id if articles else None):
+                                   articles=lookup, article_id=article_id if articles else None, jobs=jobs):
             writer.write({c: record.get(c) for c in columns})
             counts["rows"] += 1
             counts["errors"] += record["error"] is not None

@@ -51,7 +51,8 @@ def davidson() -> Corpus:
     offensive = (data["offensive_language"] / votes >= 0.5).to_numpy()
     return Corpus("davidson", _frame(data["tweet"], "davidson", abusive=(data["class"] < 2).to_numpy(), hate=hate,
                                      obscene=offensive), (path,),
-                  "tweets: class hate/offensive -> abusive; hate votes >= 1/2 -> hate; offensive votes >= 1/2 -> obscene")
+                  "tweets: class hate/offensive -> abusive; hate votes >= 1/2 -> hate; "
+                  "offensive votes >= 1/2 -> obscene")
 
 
 def _vote_counts(column: pd.Series) -> pd.DataFrame:
@@ -78,8 +79,8 @@ _SPAN_TYPES = {"Insult": "insult", "Insu": "insult", "Profane/Obscene": "obscene
 
 def civil_comments() -> Corpus:
     """Toxic-spans posts (Civil Comments): all were judged toxic; span types give the category labels."""
-    folder = ("abuse", "toxic-spans")
-    files = tuple(dataset_path(*folder, f"acl2022_{part}.minus-test.csv.gz") for part in ("comments", "annotations", "spans"))
+    files = tuple(dataset_path("abuse", "toxic-spans", f"acl2022_{part}.minus-test.csv.gz")
+                  for part in ("comments", "annotations", "spans"))
     comments, annotations, spans = (pd.read_csv(f) for f in files)
     raters = annotations.groupby("comment_id").size()
     spans = spans.assign(category=spans["type"].map(_SPAN_TYPES)).dropna(subset=["category"])
@@ -89,9 +90,10 @@ def civil_comments() -> Corpus:
     comments = comments.drop_duplicates("comment_id").set_index("comment_id").join(share, how="inner")
     labels = {cat: (comments[cat] >= 0.5).to_numpy() if cat in comments else 0.0
               for cat in ("insult", "obscene", "threat", "hate")}
-    return Corpus("civil-comments", _frame(comments["comment_text"], "civil-comments", abusive=1.0, toxic=1.0, **labels),
-                  files, "toxic-spans posts (all toxic by Civil Comments raters): abusive and toxic = 1; span type "
-                         "marked by at least half the raters -> insult / obscene / threat / hate")
+    frame = _frame(comments["comment_text"], "civil-comments", abusive=1.0, toxic=1.0, **labels)
+    return Corpus("civil-comments", frame, files,
+                  "toxic-spans posts (all toxic by Civil Comments raters): abusive and toxic = 1; span type "
+                  "marked by at least half the raters -> insult / obscene / threat / hate")
 
 
 def ethos() -> Corpus:
