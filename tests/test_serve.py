@@ -1,0 +1,401 @@
+"""`moderation serve` over real HTTP: a uvicorn server in a thread on a free loopback port, the tiny model."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from moderation import artifacts
+from moderation.cli import main
+from moderation.serve import (
+    ApiError,
+    LabelStore,
+    analyze_request,
+    available_attributes,
+    coral_response,
+    create_app,
+    sentence_spans,
+    strip_html,
+    suggest_record,
+    verify_signature,
+)
+
+KEYS = ["first-key", "second-key"]
+SECRET = "coral-phase-secret"
+RUDE = "You are a stupid idiot and a moron."
+CIVIL = "Thanks for the reporting on the council budget, very clear."
+
+# Request fixtures in Perspective's and Coral's formats (our own words and values).
+ANALYZE = {
+    "comment": {"text": f"{CIVIL} {RUDE}"},
+    "requestedAttributes": {"TOXICITY": {}, "INSULT": {"scoreThreshold": 0.0}},
+    "languages": ["en"],
+    "spanAnnotations": True,
+    "doNotStore": True,
+    "clientToken": "desk-7",
+}
+SUGGEST = {
+    "comment": {"text": RUDE},
+    "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0.9}}, "INSULT": {"summaryScore": {"value": 1}}},
+    "clientToken": "verdict-1",
+    "communityId": "Coral:https://news.example",
+}
+CORAL = {
+    "action": "NEW",
+    "comment": {"id": "c-1", "body": f"<p>{RUDE}</p>", "parentID": None, "authorID": "u-1", "storyID": "s-1"},
+    "author": {"id": "u-1", "role": "COMMENTER"},
+    "story": {"id": "s-1", "url": "https://news.example/budget"},
+    "site": {"id": "site-1"},
+    "tenantID": "t-1",
+    "tenantDomain": "news.example",
+}
+
+
+@contextlib.contextmanager
+def serving(app):
+    """Run ``app`` on a free loopback port in a thread; yield an httpx client for it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=20) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def labeled(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("labeled")
+
+
+@pytest.fixture(scope="module")
+def client(tiny_moderator, labeled):
+    app = create_app(tiny_moderator, api_keys=KEYS, coral_secret=SECRET, labeled_dir=labeled)
+    with serving(app) as http:
+        yield http
+
+
+def post(client, path, body, key=KEYS[0], **kwargs):
+    params = {"key": key} if key else None
+    return client.post(path, params=params, json=body, **kwargs)
+
+
+def signed(body: dict, secret: str = SECRET) -> tuple[bytes, str]:
+    raw = json.dumps(body, indent=2).encode()
+    return raw, "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def labels_in(folder: Path) -> list[dict]:
+    path = folder / "suggestscore.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# --- comments:analyze ---------------------------------------------------------------------------------------------
+
+def test_analyze_scores_spans_and_token(client):
+    response = post(client, "/v1alpha1/comments:analyze", ANALYZE)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["clientToken"] == "desk-7" and body["languages"] == ["en"]
+    assert set(body["attributeScores"]) == {"TOXICITY", "INSULT"}
+    toxicity = body["attributeScores"]["TOXICITY"]
+    assert toxicity["summaryScore"]["type"] == "PROBABILITY" and 0 <= toxicity["summaryScore"]["value"] <= 1
+    civil, rude = toxicity["spanScores"]
+    text = ANALYZE["comment"]["text"]
+    assert text[civil["begin"]:civil["end"]] == CIVIL and text[rude["begin"]:rude["end"]] == RUDE
+    assert rude["score"]["value"] > 0.5 > civil["score"]["value"]
+    assert rude["score"]["type"] == "PROBABILITY"
+
+
+def test_analyze_threshold_drops_low_scores(client):
+    request = {"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {"scoreThreshold": 0.9},
+                                                                  "INSULT": {}}}
+    body = post(client, "/v1alpha1/comments:analyze", request).json()
+    assert set(body["attributeScores"]) == {"INSULT"} and "spanScores" not in body["attributeScores"]["INSULT"]
+    assert "clientToken" not in body
+
+
+def test_analyze_context_and_html(client):
+    request = {"comment": {"text": "<p>Great <b>point</b></p>", "type": "HTML"},
+               "context": {"entries": [{"text": "The council passed the budget."}]},
+               "requestedAttributes": {"TOXICITY": {}}}
+    assert post(client, "/v1alpha1/comments:analyze", request).status_code == 200
+
+
+@pytest.mark.parametrize(("change", "fragment"), [
+    ({"requestedAttributes": {"FLIRTATION": {}}}, "FLIRTATION"),
+    ({"requestedAttributes": {"SEVERE_TOXICITY": {}}}, "SEVERE_TOXICITY"),  # the tiny model has no toxic head
+    ({"requestedAttributes": {}}, "requestedAttributes"),
+    ({"requestedAttributes": {"TOXICITY": {"scoreThreshold": 2}}}, "scoreThreshold"),
+    ({"languages": ["de"]}, "languages: de"),
+    ({"comment": {"text": "  "}}, "non-empty"),
+    ({"comment": {"text": "x" * 20_001}}, "too long"),
+])
+def test_analyze_errors_in_perspective_shape(client, change, fragment):
+    response = post(client, "/v1alpha1/comments:analyze", ANALYZE | change)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT" and fragment in error["message"]
+
+
+def test_english_variants_accepted(client):
+    assert post(client, "/v1alpha1/comments:analyze", ANALYZE | {"languages": ["en-GB"]}).status_code == 200
+
+
+# --- keys, limits, malformed bodies -------------------------------------------------------------------------------
+
+def test_api_keys_both_ways(client):
+    path = "/v1alpha1/comments:analyze"
+    assert post(client, path, ANALYZE, key=None).status_code == 401
+    wrong = post(client, path, ANALYZE, key="nope")
+    assert wrong.status_code == 403 and wrong.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert post(client, path, ANALYZE, key=KEYS[1]).status_code == 200
+    assert client.post(path, json=ANALYZE, headers={"X-API-Key": KEYS[0]}).status_code == 200
+    assert client.post(path, json=ANALYZE, headers={"X-API-Key": "nope"}).status_code == 403
+    assert client.post("/v1/score", json={"comments": [{"text": CIVIL}]}).status_code == 401
+    assert client.get("/healthz").status_code == 200 and client.get("/metrics").status_code == 200
+
+
+def test_body_limit_and_malformed_json(client):
+    big = post(client, "/v1alpha1/comments:analyze", {"comment": {"text": "x" * 1_100_000}})
+    assert big.status_code == 413 and "limit" in big.json()["error"]["message"]
+    bad = client.post("/v1alpha1/comments:analyze", params={"key": KEYS[0]}, content=b"{not json",
+                      headers={"content-type": "application/json"})
+    assert bad.status_code == 400 and "Invalid JSON" in bad.json()["error"]["message"]
+    assert post(client, "/v1alpha1/comments:analyze", [1, 2]).status_code == 400
+    assert client.get("/v1alpha1/comments:analyze").status_code == 405
+    assert client.get("/nowhere").json()["error"]["code"] == 404
+
+
+# --- comments:suggestscore ----------------------------------------------------------------------------------------
+
+def test_suggestscore_writes_once_per_verdict(client, labeled):
+    before = len(labels_in(labeled))
+    first = post(client, "/v1alpha1/comments:suggestscore", SUGGEST)
+    assert first.status_code == 200 and first.json() == {"clientToken": "verdict-1"}
+    assert post(client, "/v1alpha1/comments:suggestscore", SUGGEST).status_code == 200  # a retry
+    rows = labels_in(labeled)
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert row["id"] == "verdict-1" and row["text"] == RUDE and row["abusive"] == 1 and row["insult"] == 1
+    assert row["source"] == "suggestscore" and row["community_id"] == SUGGEST["communityId"]
+    assert datetime.fromisoformat(row["labeled_at"]).tzinfo is not None
+
+
+def test_suggestscore_concurrent_retries(client, labeled):
+    before = len(labels_in(labeled))
+    bodies = [SUGGEST | {"clientToken": f"burst-{i % 8}"} for i in range(64)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda b: post(client, "/v1alpha1/comments:suggestscore", b).status_code, bodies))
+    assert codes == [200] * 64
+    rows = labels_in(labeled)[before:]
+    assert sorted(r["id"] for r in rows) == [f"burst-{i}" for i in range(8)]
+
+
+def test_suggestscore_coral_feedback_and_errors(client, labeled):
+    coral = {"comment": {"text": CIVIL}, "attributeScores": {"APPROVED": {"summaryScore": {"value": 1}}},
+             "clientToken": "comment:c-9"}
+    assert post(client, "/v1alpha1/comments:suggestscore", coral).status_code == 200
+    assert labels_in(labeled)[-1] | {"labeled_at": None} == {
+        "id": "comment:c-9", "text": CIVIL, "abusive": 0, "source": "suggestscore", "labeled_at": None}
+    unknown = post(client, "/v1alpha1/comments:suggestscore", SUGGEST | {"attributeScores": {"X": {}}})
+    assert unknown.status_code == 400
+
+
+def test_label_store_rebuilds_and_survives_a_torn_line(tmp_path):
+    record = suggest_record(SUGGEST, datetime.now(UTC))
+    assert LabelStore(tmp_path).add(record)
+    with open(tmp_path / "suggestscore.jsonl", "ab") as handle:
+        handle.write(b'{"id": "half-writ')  # a crash mid-line
+    store = LabelStore(tmp_path)
+    assert not store.add(record)  # seen again after a restart
+    changed = record | {"abusive": 0}  # the moderator changed their mind: a new verdict, kept
+    assert store.add(changed)
+    lines = (tmp_path / "suggestscore.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["abusive"] == 1 and json.loads(lines[-1])["abusive"] == 0 and len(lines) == 3
+
+
+def test_suggest_record_labels():
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    body = {"comment": {"text": "spam spam"}, "attributeScores": {"SPAM": {"summaryScore": {"value": 0.7}},
+                                                                 "TOXICITY": {"summaryScore": {"value": 0.2}}}}
+    record = suggest_record(body, now)
+    assert record["off_topic"] == 1 and record["abusive"] == 0 and record["id"].startswith("sha256-")
+    assert record["labeled_at"] == "2026-05-01T12:00:00+00:00"
+    with pytest.raises(ApiError, match="SEVERE_TOXICITY"):
+        suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 1}}}}, now)
+
+
+# --- Coral external moderation ------------------------------------------------------------------------------------
+
+def test_coral_signatures(client):
+    path = "/coral/external-moderation"
+    raw, signature = signed(CORAL)
+    headers = {"content-type": "application/json"}
+    assert client.post(path, content=raw, headers=headers).status_code == 401
+    _, other = signed(CORAL, "another-secret")
+    assert client.post(path, content=raw, headers=headers | {"X-Coral-Signature": other}).status_code == 403
+    tampered = raw.replace(b"c-1", b"c-2")
+    assert client.post(path, content=tampered, headers=headers | {"X-Coral-Signature": signature}).status_code == 403
+    right = client.post(path, content=raw, headers=headers | {"X-Coral-Signature": signature})
+    assert right.status_code == 200
+    rotated = client.post(path, content=raw, headers=headers | {"X-Coral-Signature": f"{other},{signature}"})
+    assert rotated.status_code == 200 and rotated.json() == right.json()
+
+
+def test_coral_decisions(client):
+    raw, signature = signed(CORAL)
+    rude = client.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature}).json()
+    assert rude["status"] in {"REJECTED", "SYSTEM_WITHHELD"}
+    assert rude["actions"] == [{"actionType": "FLAG", "action": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}]
+    civil = CORAL | {"comment": CORAL["comment"] | {"body": f"<p>{CIVIL}</p>"}}
+    raw, signature = signed(civil)
+    answer = client.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
+    assert answer.status_code == 204 and answer.content == b""
+
+
+def test_coral_response_shapes():
+    assert coral_response({"decision": "approve", "reason_codes": []}) is None
+    review = coral_response({"decision": "review", "reason_codes": ["IRRELEVANT_CONTENT", "ABUSIVE", "THREAT"]})
+    assert review["status"] == "SYSTEM_WITHHELD"
+    assert [a["reason"] for a in review["actions"]] == ["COMMENT_DETECTED_SPAM", "COMMENT_DETECTED_TOXIC"]
+    assert coral_response({"decision": "reject", "reason_codes": ["ABUSIVE"]})["status"] == "REJECTED"
+
+
+def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path):
+    with serving(create_app(tiny_moderator, api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
+        raw, signature = signed(CORAL)
+        response = http.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
+        assert response.status_code == 503 and "MODERATION_CORAL_SECRET" in response.json()["error"]["message"]
+        assert http.post("/v1/score", json={"comments": [{"text": CIVIL}]}).status_code == 200  # no keys: open
+
+
+def test_verify_signature():
+    body = b'{"a": 1}'
+    good = "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
+    assert verify_signature("k", body, good) and verify_signature("k", body, f"sha256=00, {good}")
+    assert not verify_signature("k", body, None) and not verify_signature("k", body, "sha256=00")
+    assert not verify_signature("other", body, good)
+
+
+def test_strip_html():
+    assert strip_html("<p>Hello &amp; <b>wel</b>come</p><p>Two<br>lines</p><script>x()</script>") == \
+        "Hello & welcome\nTwo\nlines"
+    assert strip_html("a < b") == "a < b"
+
+
+# --- /v1/score, /healthz, /metrics --------------------------------------------------------------------------------
+
+def test_batch_score_has_the_cli_columns(client, tiny_moderator):
+    comments = [{"id": "a", "text": RUDE}, {"id": "b", "text": CIVIL, "article": "budget"}]
+    response = post(client, "/v1/score", {"comments": comments, "reasons": "flagged"})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [list(r) for r in results] == [tiny_moderator.columns()] * 2
+    assert [r["id"] for r in results] == ["a", "b"] and results[0]["decision"] != "approve"
+    assert results[0]["reasons"] and results[1]["reasons"] == []
+    assert post(client, "/v1/score", {"comments": []}).status_code == 400
+    assert post(client, "/v1/score", {"comments": comments, "reasons": "some"}).status_code == 400
+
+
+def test_healthz_and_metrics(client, tiny_moderator):
+    health = client.get("/healthz").json()
+    assert health["model_version"] == "tiny-test" and health["categories"] == list(tiny_moderator.categories)
+    assert "TOXICITY" in health["attributes"] and "SEVERE_TOXICITY" not in health["attributes"]
+    post(client, "/v1alpha1/comments:analyze", ANALYZE)
+    text = client.get("/metrics").text
+    assert 'moderation_requests_total{endpoint="/v1alpha1/comments:analyze",status="200"}' in text
+    assert 'moderation_request_seconds_bucket{endpoint="/v1alpha1/comments:analyze",le="0.05"}' in text
+    assert 'moderation_decisions_total{decision="' in text
+    assert 'moderation_model_info{version="tiny-test"} 1.0' in text
+
+
+# --- pure request mapping -----------------------------------------------------------------------------------------
+
+def test_attributes_follow_the_categories():
+    assert available_attributes(["abusive", "insult"]) == ["TOXICITY", "INSULT"]
+    assert "SEVERE_TOXICITY" in available_attributes(["abusive", "toxic"])
+    assert {"SPAM", "OFF_TOPIC"} <= set(available_attributes(["abusive", "off_topic"]))
+
+
+def test_analyze_request_reads_context():
+    request = analyze_request({"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": None},
+                               "context": {"entries": [{"text": "one"}, {"text": "two"}]}}, ["TOXICITY"])
+    assert request.article == "one\n\ntwo" and request.thresholds == {"TOXICITY": None} and not request.spans
+
+
+@given(st.text(alphabet=st.sampled_from("ab .!?\n"), max_size=60))
+def test_sentence_spans_cover_the_words(text):
+    spans = sentence_spans(text)
+    assert all(0 <= b < e <= len(text) and text[b:e].strip() == text[b:e] for b, e in spans)
+    assert all(e1 <= b2 for (_, e1), (b2, _) in zip(spans, spans[1:], strict=False))
+    assert "".join(text[b:e] for b, e in spans).replace(" ", "").replace("\n", "") == \
+        text.replace(" ", "").replace("\n", "")
+
+
+# --- the command --------------------------------------------------------------------------------------------------
+
+def test_refuses_public_address_without_keys(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--labeled", str(tmp_path)],
+                                env={"MODERATION_API_KEYS": ""})
+    assert result.exit_code != 0 and "refusing to listen on 0.0.0.0" in result.output
+
+
+def test_command_with_two_workers(tiny_moderator, tmp_path):
+    """The real command: two worker processes load a model from $MODERATION_MODELS, share metrics and labels."""
+    models = tmp_path / "models"
+    thresholds = {c: {"review": 0.5, "reject": 0.9} for c in tiny_moderator.categories}
+    artifacts.save(tiny_moderator.abuse, models / "abuse.joblib", {"version": "tiny-disk", "thresholds": thresholds})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = os.environ | {"MODERATION_MODELS": str(models), "MODERATION_API_KEYS": "k"}
+    command = [sys.executable, "-c", "from moderation.cli import main; main()", "serve", "--port", str(port),
+               "--workers", "2", "--labeled", str(tmp_path / "labels")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get("/healthz").status_code == 200:
+                        break
+                time.sleep(0.2)
+            for _ in range(6):  # new connections, so both workers may take some
+                response = post(http, "/v1alpha1/comments:suggestscore", SUGGEST, key="k",
+                                headers={"Connection": "close"})
+                assert response.status_code == 200
+            assert post(http, "/v1alpha1/comments:analyze", ANALYZE, key="k").status_code == 200
+            metrics = http.get("/metrics").text
+        assert len(labels_in(tmp_path / "labels")) == 1
+        assert 'moderation_requests_total{endpoint="/v1alpha1/comments:suggestscore",status="200"} 6.0' in metrics
+        assert 'version="tiny-disk"' in metrics
+    finally:
+        process.terminate()
+        process.wait(20)
