@@ -1,0 +1,366 @@
+"""The abuse model against alt-profanity-check: ranking per corpus, calibration, toxic spans, speed and memory.
+
+    python benchmarks/abuse.py [--rows 100000] [--million-rows 1000000] [--quick] [--model FILE]
+                               [--peer-python PATH]
+
+1. Ranking: the calibrated out-of-fold probabilities of our heads (5-fold CV inside ``AbuseModel.fit``, fitted
+   exactly as ``train_abuse`` does) next to the peer's ``predict_prob`` on the same texts, per corpus with both
+   classes, for the news corpora together and for all. The peer is pre-trained on data of its own, so it is
+   scored as shipped, without cross-validation (some of our texts may be in its training data).
+2. Calibration of the abusive head on the news corpora: reliability table and Brier score, the peer's Brier.
+3. Toxic spans (SemEval-2021 task 5 trial posts): character F1 of the offsets of our ``explain`` reasons,
+   by top-k and by weight cut-off, against the peer applied word by word.
+4. Throughput of ``moderation score`` (CSV in, CSV out, ``--reasons flagged``, process start included) on
+   comments sampled with replacement from the corpora, next to the peer's ``predict_prob`` on the same texts;
+   then peak resident memory on a million comments.
+
+``--model`` evaluates a model ``train_abuse`` already wrote from the shared corpora (e.g. models/abuse.joblib)
+instead of fitting one. The peer pins its own scikit-learn, so it runs in its own virtual environment
+(``benchmarks/.peer-venv``, created on first use) through ``benchmarks/_peer.py``. Temporary files go to a
+temporary directory; nothing is cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import csv
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from moderation import artifacts
+from moderation.abuse import AbuseModel
+from moderation.corpora import dataset_path
+from moderation.corpora.abuse import NEWS_CORPORA, Corpus, load_all
+from moderation.evaluate import binary_metrics, reliability_table
+from moderation.train import abuse_training_table, train_abuse
+
+HEADS = ("abusive", "insult", "hate", "obscene", "threat")
+HERE = Path(__file__).resolve().parent
+PEER_VENV = HERE / ".peer-venv"
+TOP_KS = (1, 2, 3, 5)
+CUTOFFS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
+WORD = re.compile(r"\w+")
+QUICK_ROWS_PER_CORPUS = 2000
+
+
+def print_table(rows: list[dict], indent: str = "  ") -> None:
+    """Rows of equal keys as aligned columns; floats with 3 decimals, None as '-'."""
+    if not rows:
+        return
+    cells = [[_cell(v) for v in row.values()] for row in rows]
+    header = list(rows[0])
+    widths = [max(len(str(h)), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    print(indent + "  ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
+    for line in cells:
+        print(indent + "  ".join(f"{c:>{w}}" for c, w in zip(line, widths, strict=True)))
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+# --- the peer ------------------------------------------------------------------------------------------------
+
+def peer_python(given: str | None) -> Path:
+    """The peer venv's Python: ``given``, else benchmarks/.peer-venv (created with pip when missing)."""
+    if given:
+        return Path(given)
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {PEER_VENV} with alt-profanity-check …", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "alt-profanity-check"], check=True)
+    return python
+
+
+def peer_predict(python: Path, texts: list[str], tmp: Path) -> tuple[np.ndarray, dict]:
+    """The peer's probabilities for ``texts``, with its timings, versions, wall time and peak memory."""
+    source, target, info_path = tmp / "peer-in.jsonl", tmp / "peer-out.npy", tmp / "peer-info.json"
+    with open(source, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(text) + "\n" for text in texts)
+    wall, peak = run_measured([str(python), str(HERE / "_peer.py"), str(source), str(target), str(info_path)],
+                              tmp / "peer.log")
+    info = json.loads(info_path.read_text()) | {"wall_seconds": wall, "peak_rss": peak}
+    return np.load(target), info
+
+
+# Runs a command and writes its peak RSS (KiB on Linux) to a file. It is a fresh, small process, so the figure is
+# the command's own: a child forked straight from this (large) process reports this process's size instead.
+_MEASURE = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+            "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+            "sys.exit(code)")
+
+
+def run_measured(command: list[str], log: Path) -> tuple[float, int]:
+    """Run one child process; its wall seconds and peak resident memory in bytes (stderr goes to ``log``)."""
+    peak = log.with_suffix(".rss")
+    started = time.perf_counter()
+    with open(log, "wb") as err:
+        done = subprocess.run([sys.executable, "-c", _MEASURE, str(peak), *command], stdout=subprocess.DEVNULL,
+                              stderr=err, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{log.read_text()[-3000:]}")
+    return seconds, int(peak.read_text()) * 1024
+
+
+# --- our model -----------------------------------------------------------------------------------------------
+
+def corpora_for(quick: bool) -> list[Corpus]:
+    corpora = load_all()
+    if not quick:
+        return corpora
+    return [replace(c, frame=c.frame.sample(min(len(c.frame), QUICK_ROWS_PER_CORPUS), random_state=0))
+            for c in corpora]
+
+
+def fitted_model(given: str | None, corpora: list[Corpus], table: pd.DataFrame, tmp: Path) -> Path:
+    """``given`` after checking it was trained on ``table``, else a model fitted by ``train_abuse`` into tmp."""
+    if given is None:
+        started = time.perf_counter()
+        path = tmp / "abuse.joblib"
+        train_abuse(path, corpora=corpora)
+        print(f"fitted with train_abuse in {time.perf_counter() - started:.0f} s (5-fold CV per head inside)\n")
+        return path
+    model = artifacts.load(given).estimator
+    for category in model.classes_:
+        rows, _ = model.oof_scores_[category]
+        if rows.size != table[category].notna().sum() or rows.max() >= len(table):
+            raise SystemExit(f"{given}: its {category!r} head was not trained on the shared corpora alone; "
+                             "run without --model to fit one")
+    print(f"evaluating {given} (trained by train_abuse on the same corpora)\n")
+    return Path(given)
+
+
+def out_of_fold(model: AbuseModel, table: pd.DataFrame, category: str, peer: np.ndarray) -> pd.DataFrame:
+    """Per labelled row of a head: corpus, label, our calibrated out-of-fold probability, the peer's."""
+    rows, scores = model.oof_scores_[category]
+    return pd.DataFrame({"corpus": table["corpus"].to_numpy()[rows],
+                         "y": table[category].to_numpy()[rows].astype(int),
+                         "ours": model.calibrators_[category].predict_proba(scores[:, None])[:, 1],
+                         "peer": peer[rows]})
+
+
+# --- 1. ranking, 2. calibration ------------------------------------------------------------------------------
+
+def ranking_rows(frame: pd.DataFrame) -> list[dict]:
+    """ROC and PR AUC, ours and the peer's, per corpus with both classes, the news corpora and all."""
+    groups = [(name, frame[frame["corpus"] == name]) for name in sorted(frame["corpus"].unique())]
+    groups += [("news corpora", frame[frame["corpus"].isin(NEWS_CORPORA)]), ("all", frame)]
+    rows = []
+    for name, part in groups:
+        if part["y"].nunique() < 2:
+            continue
+        ours_roc, peer_roc = roc_auc_score(part["y"], part["ours"]), roc_auc_score(part["y"], part["peer"])
+        ours_pr, peer_pr = (average_precision_score(part["y"], part[c]) for c in ("ours", "peer"))
+        rows.append({"corpus": name, "n": len(part), "pos": int(part["y"].sum()), "ROC ours": ours_roc,
+                     "ROC peer": peer_roc, "ROC diff": ours_roc - peer_roc, "PR ours": ours_pr,
+                     "PR peer": peer_pr, "PR ratio": ours_pr / peer_pr})
+    return rows
+
+
+def report_ranking(model: AbuseModel, table: pd.DataFrame, peer: np.ndarray) -> None:
+    print("== 1. Ranking: our calibrated out-of-fold probabilities vs alt-profanity-check's predict_prob ==")
+    print("   (ours: 5-fold CV, never scored by a head that saw the row; the peer is pre-trained: scored as is)")
+    for category in HEADS:
+        print(f"\n {category} head vs the peer's one score; corpora without both classes left out:")
+        print_table(ranking_rows(out_of_fold(model, table, category, peer)))
+    print()
+
+
+def report_calibration(model: AbuseModel, table: pd.DataFrame, peer: np.ndarray) -> None:
+    frame = out_of_fold(model, table, "abusive", peer)
+    news = frame[frame["corpus"].isin(NEWS_CORPORA)]
+    print("== 2. Calibration of p_abusive on the news corpora (out-of-fold) ==")
+    print_table(reliability_table(news["y"], news["ours"]))
+    ours, theirs = (binary_metrics(news["y"], news[c])["brier"] for c in ("ours", "peer"))
+    print(f"  Brier score: ours {ours:.4f}, peer {theirs:.4f} (n = {len(news)}, "
+          f"{news['y'].mean():.1%} abusive)\n")
+
+
+# --- 3. toxic spans ------------------------------------------------------------------------------------------
+
+def span_f1(predicted: set[int], gold: set[int]) -> float:
+    """SemEval-2021 task 5 per-post F1: both empty 1, one empty 0."""
+    if not predicted and not gold:
+        return 1.0
+    if not predicted or not gold:
+        return 0.0
+    return 2 * len(predicted & gold) / (len(predicted) + len(gold))
+
+
+def offsets(reasons: list[dict]) -> set[int]:
+    return {i for r in reasons for i in range(r["start"], r["end"])}
+
+
+def held_out_model(model: AbuseModel, table: pd.DataFrame, weights: np.ndarray, texts: set[str]) -> AbuseModel:
+    """A copy of ``model`` whose abusive head is refitted without the rows whose stripped text is in ``texts``."""
+    keep = (table["abusive"].notna() & ~table["text"].str.strip().isin(texts)).to_numpy()
+    features = model.transform_features(table.loc[keep, "text"])
+    head = clone(model.heads_["abusive"]).fit(features, table.loc[keep, "abusive"].astype(int),
+                                              sample_weight=weights[keep])
+    held = copy.copy(model)
+    held.heads_ = {**model.heads_, "abusive": head}
+    return held
+
+
+def span_scores(model: AbuseModel, texts: list[str], gold: list[set[int]]) -> dict[str, float]:
+    """Mean span F1 of the abusive reasons, per top-k and per weight cut-off (over the top 50)."""
+    features = model.transform_features(texts)
+    every = [["abusive"]] * len(texts)
+    scores = {}
+    for k in TOP_KS:
+        reasons = model.explain(texts, features, every, top=k)
+        scores[f"top {k}"] = np.mean([span_f1(offsets(r), g) for r, g in zip(reasons, gold, strict=True)])
+    reasons = model.explain(texts, features, every, top=50)
+    scores["all w > 0"] = np.mean([span_f1(offsets(r), g) for r, g in zip(reasons, gold, strict=True)])
+    for cut in CUTOFFS:
+        kept = [[x for x in r if x["weight"] >= cut] for r in reasons]
+        scores[f"w >= {cut}"] = np.mean([span_f1(offsets(r), g) for r, g in zip(kept, gold, strict=True)])
+    return scores
+
+
+def peer_word_spans(python: Path, texts: list[str], tmp: Path) -> list[set[int]]:
+    """The peer applied to each word (\\w+) alone: the offsets of the words it gives p >= 0.5."""
+    words = sorted({m.group() for text in texts for m in WORD.finditer(text)})
+    proba, _ = peer_predict(python, words, tmp)
+    bad = {w for w, p in zip(words, proba, strict=True) if p >= 0.5}
+    return [{i for m in WORD.finditer(text) if m.group() in bad for i in range(*m.span())} for text in texts]
+
+
+def report_spans(model: AbuseModel, table: pd.DataFrame, weights: np.ndarray, python: Path, tmp: Path) -> None:
+    trial = pd.read_csv(dataset_path("abuse", "toxic-spans", "tsd_trial.csv.gz"))
+    texts = trial["text"].tolist()
+    gold = [set(ast.literal_eval(s)) for s in trial["spans"]]
+    stripped = {t.strip() for t in texts}
+    overlap = int(table["text"].str.strip().isin(stripped).sum())
+    print("== 3. Toxic spans: SemEval-2021 task 5 trial posts, mean per-post character F1 ==")
+    print(f"  {len(texts)} posts ({sum(not g for g in gold)} with no gold span). {overlap} training rows have the text "
+          "of a trial post:\n  the civil-comments corpus is built from the same toxic-spans posts (all labelled "
+          "abusive), so the shipped recipe saw them.\n  'held-out head' refits the abusive head without those rows "
+          "(same features, weights and C).")
+    shipped = span_scores(model, texts, gold)
+    held = span_scores(held_out_model(model, table, weights, stripped), texts, gold)
+    print_table([{"reasons kept": name, "shipped head": shipped[name], "held-out head": held[name]}
+                 for name in shipped])
+    peer = peer_word_spans(python, texts, tmp)
+    print(f"  baseline, the peer word by word (p >= 0.5 -> the word's characters): "
+          f"{np.mean([span_f1(p, g) for p, g in zip(peer, gold, strict=True)]):.3f}")
+    print(f"  baseline, no span at all: {np.mean([span_f1(set(), g) for g in gold]):.3f}\n")
+
+
+# --- 4. throughput and memory --------------------------------------------------------------------------------
+
+def write_comments(path: Path, texts: np.ndarray, n: int, seed: int, chunk: int = 100_000) -> None:
+    """``n`` comments sampled with replacement from ``texts`` as a CSV ``id,text``, written in chunks."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        for start in range(0, n, chunk):
+            picks = texts[rng.integers(0, len(texts), min(chunk, n - start))]
+            writer.writerows(zip(range(start, start + len(picks)), picks, strict=True))
+
+
+def moderation_command() -> str:
+    beside = Path(sys.executable).with_name("moderation")
+    return str(beside) if beside.exists() else shutil.which("moderation") or "moderation"
+
+
+def score_file(model: Path, source: Path, tmp: Path) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS and summary line of ``moderation score SOURCE -o OUT.csv --reasons flagged``."""
+    log = tmp / "score.log"
+    seconds, peak = run_measured([moderation_command(), "score", str(source), "-o", str(tmp / "scored.csv"),
+                                  "--reasons", "flagged", "--model", str(model)], log)
+    return seconds, peak, log.read_text().strip().splitlines()[-1]
+
+
+def report_speed(model: Path, table: pd.DataFrame, python: Path, rows: int, million: int, tmp: Path) -> None:
+    texts = table["text"].to_numpy(dtype=object)
+    source = tmp / "comments.csv"
+    write_comments(source, texts, rows, seed=1)
+    seconds, peak, summary = score_file(model, source, tmp)
+    with open(tmp / "scored.csv", encoding="utf-8", newline="") as handle:
+        columns = next(csv.reader(handle))
+    sample = pd.read_csv(source, dtype={"text": str}, keep_default_na=False)["text"].tolist()
+    _, peer = peer_predict(python, sample, tmp)
+    ours, bare, whole = rows / seconds, rows / peer["predict_seconds"], rows / peer["wall_seconds"]
+    print(f"== 4. Throughput: {rows:,} comments sampled with replacement from the corpora ==")
+    print(f"  moderation score (CSV in -> CSV out, --reasons flagged, process start and model load included): "
+          f"{seconds:.1f} s, {ours:,.0f} comments/s, peak RSS {peak / 2**20:,.0f} MiB")
+    print(f"    {summary}; output columns: {', '.join(columns)}")
+    print(f"  peer predict_prob call alone: {peer['predict_seconds']:.1f} s, {bare:,.0f} comments/s")
+    print(f"  peer process in total (start, import and model load {peer['import_seconds']:.1f} s, reading JSON Lines "
+          f"{peer['read_seconds']:.1f} s): {peer['wall_seconds']:.1f} s, {whole:,.0f} comments/s, "
+          f"peak RSS {peer['peak_rss'] / 2**20:,.0f} MiB")
+    verdict = "met" if ours >= bare / 10 else "MISSED"
+    print(f"  ours / peer predict_prob: {ours / bare:.2f} (target >= 0.10: {verdict}; aim 0.50); "
+          f"ours / peer process: {ours / whole:.2f}\n")
+    write_comments(source, texts, million, seed=2)
+    seconds, peak, summary = score_file(model, source, tmp)
+    verdict = "met" if peak < 2**30 else "MISSED"
+    print(f"== 4b. Memory: moderation score on {million:,} comments ==")
+    print(f"  {seconds:.1f} s, {million / seconds:,.0f} comments/s, peak RSS {peak / 2**20:,.0f} MiB "
+          f"(target < 1 GiB: {verdict}); {summary}\n")
+
+
+# --- main ----------------------------------------------------------------------------------------------------
+
+def header(python: Path, tmp: Path) -> None:
+    print(f"$ {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {platform.platform()}; "
+          f"{os.cpu_count()} cores; load average {load} (other work on the machine slows every timing)")
+    ours = ", ".join(f"{name} {version(name)}" for name in ("moderation", "scikit-learn", "numpy", "pandas"))
+    print(f"ours: Python {platform.python_version()}, {ours}")
+    _, info = peer_predict(python, ["hello"], tmp)
+    print("peer: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + f" (venv {python})\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="comments for the throughput comparison")
+    parser.add_argument("--million-rows", type=int, default=1_000_000, help="comments for the memory run")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: {QUICK_ROWS_PER_CORPUS} rows per corpus, 2,000 and 20,000 comments")
+    parser.add_argument("--model", help="a model train_abuse wrote from the shared corpora, instead of fitting")
+    parser.add_argument("--peer-python", help="Python of a venv with alt-profanity-check (default: .peer-venv)")
+    args = parser.parse_args()
+    rows, million = (2_000, 20_000) if args.quick else (args.rows, args.million_rows)
+    python = peer_python(args.peer_python)
+    with tempfile.TemporaryDirectory(prefix="abuse-bench-") as folder:
+        tmp = Path(folder)
+        header(python, tmp)
+        corpora = corpora_for(args.quick)
+        table, weights = abuse_training_table(corpora)
+        path = fitted_model(args.model, corpora, table, tmp)
+        model = artifacts.load(path).estimator
+        peer, _ = peer_predict(python, table["text"].tolist(), tmp)
+        report_ranking(model, table, peer)
+        report_calibration(model, table, peer)
+        report_spans(model, table, weights, python, tmp)
+        report_speed(path, table, python, rows, million, tmp)
+
+
+if __name__ == "__main__":
+    main()
