@@ -127,3 +127,40 @@ def bias_metrics(texts, y, p, terms=IDENTITY_TERMS) -> dict:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def label_report(y, p, decisions, thresholds: dict | None) -> dict:
+    """How one label's probabilities and the moderator's decisions fare against moderators' labels: ranking,
+    precision/recall at the thresholds, where each decision sends the comments and how many carry the label
+    there, and calibration. ``y`` may hold NaN (not said): those rows are left out."""
+    y, p, decisions = np.asarray(y, float), np.asarray(p, float), np.asarray(decisions, object)
+    known = ~np.isnan(y)
+    y, p, decisions = y[known].astype(int), p[known], decisions[known]
+    report = binary_metrics(y, p)
+    if thresholds is not None:
+        report["thresholds"] = thresholds
+        report["at_thresholds"] = decision_rates(y, p, thresholds)
+    report["decisions"] = {d: {"share": round(float((decisions == d).mean()), 4),
+                               "labeled_1": round(float(y[decisions == d].mean()), 4)}
+                           for d in ("approve", "review", "reject") if (decisions == d).any()}
+    report["calibration"] = reliability_table(y, p)
+    return report
+
+
+def labels_report(scored, labels, thresholds: dict, slices=("source", "file")) -> dict:
+    """``label_report`` for every label the moderators gave and the model scores, overall and per slice.
+
+    ``scored``: the moderator's output (``p_<label>``, ``decision``) row-aligned with ``labels``.
+    """
+    out = {}
+    for label in [c.removeprefix("p_") for c in scored.columns if c.startswith("p_")]:
+        if label not in labels or labels[label].notna().sum() == 0:
+            continue
+        y, p, decisions = labels[label].to_numpy(float), scored[f"p_{label}"].to_numpy(float), scored["decision"]
+        out[label] = label_report(y, p, decisions, thresholds.get(label))
+        out[label]["slices"] = {
+            f"{column}={value}": label_report(y[mask], p[mask], decisions[mask], thresholds.get(label))
+            for column in slices if column in labels
+            for value, mask in ((v, (labels[column] == v).to_numpy()) for v in labels[column].dropna().unique())
+            if np.isfinite(y[mask]).any()}
+    return out

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from moderation import artifacts
+from moderation import artifacts, registry
 from moderation.abuse import AbuseModel
 from moderation.policy import Policy
 
@@ -128,11 +128,16 @@ class Moderator(ClassifierMixin, BaseEstimator):
         return reasons
 
 
-def load(path: str | os.PathLike | None = None, offtopic_path: str | os.PathLike | None = None) -> Moderator:
-    """The shipped models (or the abuse model at ``path``), verified against their cards, with their policy."""
+def load(path: str | os.PathLike | None = None, offtopic_path: str | os.PathLike | None = None,
+         version: str | None = None) -> Moderator:
+    """The current models (or the abuse model at ``path``, or the model of ``version``: any promoted one stays
+    loadable), verified against their cards, with their policy. The registry names the current ones."""
     folder = models_dir()
-    abuse = artifacts.load(path or folder / "abuse.joblib")
-    off_file = Path(offtopic_path) if offtopic_path else folder / "offtopic.joblib"
+    if version is not None:
+        name, found = registry.find(version, folder)
+        path, offtopic_path = (found, offtopic_path) if name == "abuse" else (path, found)
+    abuse = artifacts.load(path or registry.current("abuse", folder))
+    off_file = Path(offtopic_path) if offtopic_path else registry.current("offtopic", folder)
     off = artifacts.load(off_file) if off_file.exists() else None
     cards = [abuse.card] + ([off.card] if off else [])
     version = "+".join(card["version"] for card in cards)

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from moderation import artifacts
+from moderation import artifacts, registry
 from moderation.abuse import AbuseModel
 from moderation.corpora import file_record
 from moderation.corpora.abuse import CATEGORIES, NEWS_CORPORA, Corpus, load_all, madlibs
-from moderation.evaluate import bias_metrics, binary_metrics, decision_rates, pick_thresholds, reliability_table
+from moderation.evaluate import (
+    bias_metrics,
+    binary_metrics,
+    decision_rates,
+    labels_report,
+    pick_thresholds,
+    reliability_table,
+)
+from moderation.labels import COLUMNS as LABEL_COLUMNS
+from moderation.labels import read_labels, site_weight, split_holdout
+from moderation.policy import Policy
 
 # Weight of one row, by corpus: news comments (our users' domain) count fully; tweets and forum sentences,
 # which are plentiful but unlike news comments, count less so they do not drown the target domain.
@@ -35,7 +48,8 @@ def _oof_probabilities(model: AbuseModel, category: str) -> tuple[np.ndarray, np
     return rows, model.calibrators_[category].predict_proba(scores[:, None])[:, 1]
 
 
-def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], seconds: float) -> dict:
+def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], seconds: float,
+               fairness: bool = True) -> dict:
     """Cross-validated figures per category and corpus, thresholds and their reasoning, fairness."""
     metrics, calibration, thresholds, rates = {}, {}, {}, {}
     for category in model.classes_:
@@ -50,8 +64,6 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         rule = {} if category == "abusive" else {"review_at": 0.5}
         thresholds[category] = pick_thresholds(labels[target], proba[target], **rule)
         rates[category] = decision_rates(labels[target], proba[target], thresholds[category])
-    fair = madlibs()
-    fair_p = model.predict_proba(fair["text"])[:, list(model.classes_).index("abusive")]
     return {
         "name": "abuse",
         "version": ABUSE_VERSION,
@@ -79,15 +91,22 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
                                 "0.5, so a category flags a comment when it is more likely than not (the "
                                 "probabilities are calibrated)."),
         "decision_rates_at_thresholds": rates,
-        "fairness": {"data": "abuse/conversationai-bias/bias_madlibs_77k.csv.gz (never trained on)",
-                     "abusive_overall": binary_metrics(fair["label"], fair_p),
-                     "per_identity_term": bias_metrics(fair["text"], fair["label"], fair_p)},
+        "fairness": fairness_card(model) if fairness else "not measured (quick training)",
         "train_seconds": round(seconds, 1),
     }
 
 
+def fairness_card(model: AbuseModel) -> dict:
+    """Unintended identity bias on Jigsaw's madlibs, which no head is trained on."""
+    fair = madlibs()
+    fair_p = model.predict_proba(fair["text"])[:, list(model.classes_).index("abusive")]
+    return {"data": "abuse/conversationai-bias/bias_madlibs_77k.csv.gz (never trained on)",
+            "abusive_overall": binary_metrics(fair["label"], fair_p),
+            "per_identity_term": bias_metrics(fair["text"], fair["label"], fair_p)}
+
+
 def train_abuse(out: str | Path = "models/abuse.joblib", corpora: list[Corpus] | None = None,
-                extra: pd.DataFrame | None = None, **params) -> dict:
+                extra: pd.DataFrame | None = None, fairness: bool = True, **params) -> dict:
     """Fit the abuse model on the shared corpora (plus ``extra`` labelled rows), write it with its card."""
     started = time.perf_counter()
     corpora = load_all() if corpora is None else corpora
@@ -97,10 +116,178 @@ def train_abuse(out: str | Path = "models/abuse.joblib", corpora: list[Corpus] |
         weights = np.r_[weights, extra.get("weight", pd.Series(1.0, index=extra.index)).to_numpy()]
     model = AbuseModel(**params).fit(table["text"], table[list(CATEGORIES)], sample_weight=weights,
                                      calibrate_on=table["corpus"].isin(NEWS_CORPORA).to_numpy())
-    card = abuse_card(model, table, corpora, time.perf_counter() - started)
+    card = abuse_card(model, table, corpora, time.perf_counter() - started, fairness)
     artifacts.save(model, out, card)
     started = time.perf_counter()
     artifacts.load(out)
     card = artifacts.read_card(out) | {"load_seconds": round(time.perf_counter() - started, 2)}
     artifacts.write_card(out, card)
     return card
+
+
+# Retraining with a site's own labels (``moderation train``).
+SITE_SHARE = 0.2  # the site's training labels carry this share of the total training weight
+HOLDOUT = 0.25  # share of the site's labels held back for the promotion check
+QUICK_PARAMS = {"max_features": 5000, "calibration_folds": 3}
+QUICK_ROWS = 400  # rows per shared corpus in quick mode
+WEIGHTING = ("Each site label row weighs w = share * W / ((1 - share) * n), where W is the total weight of the shared "
+             "corpus rows (after CORPUS_WEIGHTS) and n the number of site rows trained on, so the site's labels "
+             "carry `share` of the training weight however many there are: they are the target domain.")
+
+
+class LabelsError(ValueError):
+    """Label files with bad rows; training does not start until they are fixed or skipped."""
+
+    def __init__(self, problems: list):
+        self.problems = problems
+        super().__init__(f"{len(problems)} bad label rows:\n" + "\n".join(map(str, problems)))
+
+
+@dataclass
+class Retraining:
+    """What ``retrain`` did: the new model, how it compared with the current one, and whether it was promoted."""
+
+    name: str
+    path: Path
+    card: dict
+    comparisons: list
+    promoted: bool
+    reason: str
+    skipped: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The old-vs-new table and the verdict, for the terminal."""
+        head = f"{'label':<10} {'measured on':<34} {'n':>6} {'ROC old':>8} {'ROC new':>8} {'PR old':>7} {'PR new':>7}"
+        lines = [f"new model {self.card['version']} -> {self.path}", head]
+        for c in self.comparisons:
+            cells = [_fmt(c.old), _fmt(c.new), _fmt(c.old_pr, 7), _fmt(c.new_pr, 7)]
+            lines.append(f"{c.label:<10} {c.data:<34} {c.n:>6} " + " ".join(cells) + ("  WORSE" if c.worse else ""))
+        verdict = "PROMOTED: now the current model" if self.promoted else "NOT PROMOTED: kept beside the current model"
+        return "\n".join(lines + [f"{verdict} ({self.reason})"])
+
+
+def _fmt(value: float | None, width: int = 8) -> str:
+    return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+
+def quick_sample(corpora: list[Corpus], rows: int = QUICK_ROWS, seed: int = 0) -> list[Corpus]:
+    """A fixed sample of each corpus, so quick training runs in seconds and quick models compare like with like."""
+    return [replace(c, frame=c.frame.sample(min(rows, len(c.frame)), random_state=seed).reset_index(drop=True))
+            for c in corpora]
+
+
+def site_table(labels: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """The site's rows that carry at least one of ``names``, shaped like a corpus table."""
+    rows = labels[labels[list(names)].notna().any(axis=1)]
+    return rows[["text", *names]].assign(corpus="site").reset_index(drop=True)
+
+
+def model_scores(name: str, estimator, card: dict, frame: pd.DataFrame) -> pd.DataFrame:
+    """``p_<label>`` and the decision the card's thresholds give, for one model on its own."""
+    if name == "abuse":
+        proba = pd.DataFrame(estimator.predict_proba(frame["text"]), columns=estimator.classes_)
+    else:
+        pairs = pd.DataFrame({"text": frame["text"], "article": frame["article"].fillna("")})
+        proba = pd.DataFrame({"off_topic": estimator.predict_proba(pairs)[:, 1]})
+    decisions, _, _ = Policy.from_cards(card).decide(proba)
+    return proba.add_prefix("p_").assign(decision=decisions)
+
+
+def held_back_report(name: str, artifact: artifacts.Artifact, held: pd.DataFrame) -> dict:
+    if held.empty:
+        return {}
+    scored = model_scores(name, artifact.estimator, artifact.card, held)
+    return labels_report(scored, held, artifact.card.get("thresholds", {}), slices=())
+
+
+def _fit_abuse(out: Path, labels: pd.DataFrame, corpora: list[Corpus] | None, share: float, quick: bool) -> dict:
+    corpora = load_all() if corpora is None else corpora
+    corpora = quick_sample(corpora) if quick else corpora
+    _, shared_weights = abuse_training_table(corpora)
+    site = site_table(labels, CATEGORIES)
+    weight = site_weight(len(site), float(shared_weights.sum()), share)
+    card = train_abuse(out, corpora, site.assign(weight=weight) if len(site) else None, fairness=not quick,
+                       **(QUICK_PARAMS if quick else {}))
+    return card | {"site_labels": {"rows_trained_on": len(site), "weight_per_row": round(weight, 3),
+                                   "share_of_training_weight": share if len(site) else 0.0, "how": WEIGHTING}}
+
+
+def _fit_offtopic(out: Path, labels: pd.DataFrame, corpora, share: float, quick: bool) -> dict:
+    fit = globals().get("train_offtopic")
+    if fit is None:
+        raise NotImplementedError("this version has no off-topic training (train.train_offtopic)")
+    site = site_table(labels, ("off_topic",)).assign(article=labels["article"].fillna(""))
+    return fit(out, extra=site, site_share=share, quick=quick)
+
+
+FITTERS = {"abuse": _fit_abuse, "offtopic": _fit_offtopic}
+
+
+def new_model_path(name: str, folder: Path) -> Path:
+    """``<folder>/<name>-<UTC timestamp>.joblib``, never an existing file."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path, n = folder / f"{name}-{stamp}.joblib", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{name}-{stamp}-{n}.joblib"
+    return path
+
+
+def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quick: bool = False,
+            skip_bad: bool = False, share: float = SITE_SHARE, holdout: float = HOLDOUT,
+            corpora: list[Corpus] | None = None, progress: bool = True) -> Retraining:
+    """Retrain ``model`` on the shared corpora plus the site's ``labels`` files, then promote it only when it is
+    not worse than the current model (``registry.promotion_check``) on held-back site labels and the news corpora.
+
+    Raises ``LabelsError`` when a label file has bad rows, unless ``skip_bad`` (they are then in ``skipped``).
+    """
+    from tqdm import tqdm
+
+    from moderation.scoring import models_dir
+
+    folder = models_dir()
+    steps = tqdm(total=4, desc="reading labels", file=sys.stderr, disable=not progress, unit="step")
+    frame, problems = read_labels(list(labels)) if labels else (pd.DataFrame(columns=LABEL_COLUMNS), [])
+    if problems and not skip_bad:
+        steps.close()
+        raise LabelsError(problems)
+    trained_on, held = split_holdout(frame, holdout)
+    path = Path(out).with_suffix(".joblib") if out else new_model_path(model, folder)
+    steps.update()
+    steps.set_description(f"fitting {model} model (cross-validated)")
+    card = FITTERS[model](path, trained_on, corpora, share, quick)
+    card |= {"version": path.stem, "quick": quick,
+             "label_files": [{"file": str(f), "sha256": artifacts.sha256_file(f)} for f in labels]}
+    card["site_labels"] |= {"rows": len(frame), "held_back": len(held), "held_back_split":
+                            f"stratified by abusive and off_topic, {holdout:.0%}, seed 0"}
+    artifacts.write_card(path, card)
+    steps.update()
+    steps.set_description("measuring on held-back labels")
+    new = artifacts.load(path)
+    current = registry.current(model, folder)
+    try:
+        old = artifacts.load(current) if current.exists() else None
+    except artifacts.ArtifactError as exc:
+        old, comparisons, verdict = None, [], (True, f"the current model cannot be loaded: {exc}")
+    else:
+        verdict = (True, f"there was no current {model} model")
+        comparisons = []
+    new_report = held_back_report(model, new, held)
+    if old is not None:
+        comparisons = (registry.site_comparisons(held_back_report(model, old, held), new_report)
+                       + registry.shared_comparisons(old.card, new.card))
+        verdict = registry.promotion_check(comparisons)
+    steps.update()
+    steps.set_description("comparing")
+    promoted, reason = verdict
+    card |= {"held_back_metrics": new_report, "promotion": {
+        "compared_with": old.card.get("version") if old else None, "promoted": promoted, "reason": reason,
+        "rule": f"ROC AUC may not drop by more than {registry.TOLERANCE} on any held-back site label (with at least "
+                f"{registry.MIN_CLASS} of each class) or on any category x news corpus cross-validated figure (with at "
+                f"least {registry.MIN_CLASS_SHARED} of each class)"}}
+    artifacts.write_card(path, card)
+    if promoted:
+        registry.promote(model, path, reason, folder)
+    steps.update()
+    steps.close()
+    return Retraining(model, path, card, comparisons, promoted, reason, problems)

@@ -1,0 +1,186 @@
+"""Which model file is current, and every model ever promoted, so a newsroom can roll back by version.
+
+``models/registry.json``: ``{"abuse": {"current": "<file>", "history": [{"file", "version", "promoted_at",
+"reason"}], "rollbacks": [{"from", "to", "at"}]}}``. Without a registry (or without an entry for a model)
+the current model is ``models/<name>.joblib``, as shipped. Files named in the history are never deleted
+or overwritten, so ``load(version=...)`` can always reach them.
+
+Promotion rule (``promotion_check``): a new model replaces the current one only when no ROC AUC it is
+measured on drops by more than ``TOLERANCE``: per label on the site's held-back labels, and per category
+and news corpus among the cross-validated figures of the two model cards. A figure needs at least
+``MIN_CLASS`` examples of each class to count, since AUCs of a handful of positives are noise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from moderation import artifacts
+from moderation.corpora.abuse import NEWS_CORPORA
+
+REGISTRY = "registry.json"
+MODELS = ("abuse", "offtopic")
+TOLERANCE = 0.01
+MIN_CLASS = 5
+MIN_CLASS_SHARED = 30
+
+
+class RegistryError(LookupError):
+    """A model or version the registry does not know."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    file: str
+    version: str
+    promoted_at: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One figure measured on the current and the new model."""
+
+    label: str
+    data: str
+    old: float | None
+    new: float | None
+    n: int
+    old_pr: float | None = None
+    new_pr: float | None = None
+
+    @property
+    def counts(self) -> bool:
+        return self.old is not None and self.new is not None
+
+    @property
+    def worse(self) -> bool:
+        return self.counts and self.new < self.old - TOLERANCE
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read(folder: Path) -> dict:
+    path = Path(folder) / REGISTRY
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _write(folder: Path, registry: dict) -> None:
+    """Replace the registry atomically: a crash leaves the old one, never half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".registry.", suffix=".tmp", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(registry, handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, folder / REGISTRY)
+
+
+def current(name: str, folder: Path) -> Path:
+    """The file of the current ``name`` model (it may not exist: nothing trained yet)."""
+    return Path(folder) / read(folder).get(name, {}).get("current", f"{name}.joblib")
+
+
+def _version_of(path: Path) -> str:
+    return artifacts.read_card(path).get("version", path.stem)
+
+
+def _entry_for(name: str, folder: Path, registry: dict) -> dict:
+    """The model's registry entry; the first time, it starts from the shipped default so rollback can reach it."""
+    if name in registry:
+        return registry[name]
+    default = Path(folder) / f"{name}.joblib"
+    history = [asdict(Entry(default.name, _version_of(default), now(), "the default before retraining"))] \
+        if default.exists() else []
+    return {"current": default.name, "history": history, "rollbacks": []}
+
+
+def promote(name: str, path: Path, reason: str, folder: Path) -> Entry:
+    """Make ``path`` (a model file inside ``folder``) the current ``name`` model and record why."""
+    registry = read(folder)
+    model = _entry_for(name, folder, registry)
+    entry = Entry(Path(path).name, _version_of(Path(path)), now(), reason)
+    model["current"] = entry.file
+    model["history"].append(asdict(entry))
+    _write(Path(folder), registry | {name: model})
+    return entry
+
+
+def rollback(name: str, folder: Path, to: str | None = None) -> Entry:
+    """Make an earlier promoted model current again: version ``to``, else the one promoted before the current."""
+    registry = read(folder)
+    model = registry.get(name)
+    if not model or not model["history"]:
+        raise RegistryError(f"no {name} model was ever promoted in {folder}; nothing to roll back to")
+    history = [Entry(**e) for e in model["history"]]
+    if to is None:
+        before = [i for i, e in enumerate(history) if e.file == model["current"]]
+        earlier = [e for e in history[:before[-1] if before else len(history)] if e.file != model["current"]]
+        if not earlier:
+            raise RegistryError(f"{model['current']} is the oldest {name} model; nothing earlier to roll back to")
+        target = earlier[-1]
+    else:
+        matches = [e for e in history if to in (e.version, e.file)]
+        if not matches:
+            known = ", ".join(e.version for e in history)
+            raise RegistryError(f"{name} version {to!r} was never promoted (promoted: {known})")
+        target = matches[-1]
+    artifacts.load(Path(folder) / target.file)  # refuse to point at a file that no longer verifies
+    model["rollbacks"] = model.get("rollbacks", []) + [{"from": model["current"], "to": target.file, "at": now()}]
+    model["current"] = target.file
+    _write(Path(folder), registry)
+    return target
+
+
+def find(version: str, folder: Path) -> tuple[str, Path]:
+    """(model name, file) of a version: promoted ones first, then any model card in the folder."""
+    folder = Path(folder)
+    for name, model in read(folder).items():
+        for entry in reversed(model.get("history", [])):
+            if version in (entry["version"], entry["file"]):
+                return name, folder / entry["file"]
+    for card in sorted(folder.glob(f"*{artifacts.CARD_SUFFIX}")):
+        data = json.loads(card.read_text(encoding="utf-8"))
+        if version in (data.get("version"), data.get("artifact")):
+            return data.get("name", "abuse"), folder / data["artifact"]
+    raise RegistryError(f"no model with version {version!r} in {folder}")
+
+
+def shared_comparisons(old_card: dict, new_card: dict) -> list[Comparison]:
+    """The two cards' cross-validated ROC AUC per category on each news corpus both were measured on."""
+    out = []
+    for label, by_corpus in new_card.get("metrics", {}).items():
+        for corpus in NEWS_CORPORA:
+            old = old_card.get("metrics", {}).get(label, {}).get(corpus)
+            new = by_corpus.get(corpus)
+            if old and new and min(new["positives"], new["n"] - new["positives"]) >= MIN_CLASS_SHARED:
+                out.append(Comparison(label, f"{corpus} (cross-validated)", old["roc_auc"], new["roc_auc"], new["n"],
+                                      old["pr_auc"], new["pr_auc"]))
+    return out
+
+
+def site_comparisons(old: dict, new: dict) -> list[Comparison]:
+    """ROC AUC per label on the site's held-back labels (``evaluate`` reports for both models)."""
+    out = []
+    for label, figures in new.items():
+        enough = figures["n"] and min(figures["positives"], figures["n"] - figures["positives"]) >= MIN_CLASS
+        if label in old and enough:
+            out.append(Comparison(label, "site held-back", old[label]["roc_auc"], figures["roc_auc"], figures["n"],
+                                  old[label]["pr_auc"], figures["pr_auc"]))
+    return out
+
+
+def promotion_check(comparisons: list[Comparison]) -> tuple[bool, str]:
+    """Whether to promote, and the reason in one line."""
+    worse = [c for c in comparisons if c.worse]
+    if worse:
+        return False, "; ".join(f"{c.label} ROC AUC on {c.data} {c.old:.3f} -> {c.new:.3f}" for c in worse) + \
+            f" (drops of more than {TOLERANCE} are not promoted)"
+    counted = sum(c.counts for c in comparisons)
+    return True, f"no ROC AUC dropped by more than {TOLERANCE} on {counted} comparisons"
