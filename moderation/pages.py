@@ -93,11 +93,11 @@ def _format(name: str, regex: str, **options: bool) -> HeaderFormat:
 
 
 FORMATS: tuple[HeaderFormat, ...] = (
-    _format("wrote", rf"{_NAME} wrote:", telling=True),  # Reuters, forums
+    _format("wrote", rf"{_NAME} wrote:"),  # Reuters, forums
     _format("says", rf"(?:\(\d+\)\s)?{_NAME}\ssays:?(?:\s{STAMP})?", telling=True),  # WordPress
     _format("date_says", rf"{STAMP}\s?/\s{_NAME}\ssays:?", telling=True),  # WordPress themes: "16. Jul, 2012 / X says:"
-    _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\s(?:said|added)(?::|,|\.\.\.|…)",
-            telling=True),  # Blogger, Tumblr
+    _format("said", rf"(?:\+\s)?{_NAME}(?:\s(?:on\s)?{STAMP})?\ssaid(?:\.\.\.|…)", telling=True),  # Blogger
+    _format("said_colon", rf"{_NAME}(?:\son\s{STAMP})?\s(?:said|added)[:,]"),  # WordPress, Tumblr: quotes look alike
     _format("on_date_said", rf"on\s{STAMP},?\s{_NAME}\ssaid:", telling=True),  # WordPress: "On <date> X said:"
     _format("posted_by", rf"posted\sby:?\s{_NAME}\s?(?:\||\s\s|\son\s|\sat\s)\s?{STAMP}"),  # TypePad, Movable Type
     _format("by_on", rf"by\s{_NAME}\son\s{STAMP}"),  # WordPress footers, SB Nation
@@ -105,7 +105,7 @@ FORMATS: tuple[HeaderFormat, ...] = (
     _format("name_date", rf"(?:[#+]?\d{{1,4}}\.?\s|written\sby\s)?{_NAME}\s?(?:[|/,—–·•-]\s?)?(?:on\s)?{STAMP}"),
     _format("date_name", rf"(?:posted\s)?(?:on\s)?{STAMP}\s?(?:[|/,—–·•-]\s?|by\s)?(?:\d+\s)?{_NAME}"),
     _format("name_points", rf"{_NAME}\s[+-]?\d+\s(?:pts?|points?)", telling=True),  # Livefyre
-    _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented|[·•|])\s{_AGO}", telling=True),
+    _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented|\s?[·•|]\s?)\s{_AGO}", telling=True),
     _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?(?:{STAMP}|{_AGO})", author_above=True),
 )
 

@@ -122,6 +122,9 @@ SNIPPETS = {
     "said": (["Anonymous said...", "", "Wowza! That is really cool!", "October 19, 2012 10:54 AM",
               "Kevin Groff said...", "", "I see a challenge in your future...", "October 19, 2012 11:58 AM"],
              [("Anonymous", "2012-10-19T10:54:00"), ("Kevin Groff", "2012-10-19T11:58:00")]),
+    "said_colon": (["Gregg N. on 10/26/2012 at 12:49 PM said:", "", "Great post Pearl.", "Reply",
+                    "Paula said,", "", "Bully for you for even attempting dovetails by hand."],
+                   [("Gregg N.", "2012-10-26T12:49:00"), ("Paula", None)]),
     "on_date_said": (["On October 12, 2012 at 10:52 am Qaoileann said:", "Lovely read.",
                       "On October 12, 2012 at 11:02 am Carmel said:", "Same here."],
                      [("Qaoileann", "2012-10-12T10:52:00"), ("Carmel", "2012-10-12T11:02:00")]),
@@ -171,8 +174,45 @@ def test_closing_headers_take_the_text_above_them():
     assert [c.text for c in article.comments] == ["Maybe there is something to it?", "Great post Rand."]
 
 
+# Variants of the formats above that real sites use: (page lines, expected (author, posted_at) per comment).
+VARIANTS = [
+    (["Tyler Stambaugh", "November 5, 2012 · 8:23 PM", "", "Do you think anyone will show up?", "",
+      "Champs", "November 5, 2012 · 8:54 PM", "", "So there is one bike blog."],
+     [("Tyler Stambaugh", "2012-11-05T20:23:00"), ("Champs", "2012-11-05T20:54:00")]),
+    (["Chris Lane, on November 6th, 2012  @chrislanephoto", "", "WOW. that was crazy good.",
+      "sampath, on November 7th, 2012", "", "That was wonderful."],
+     [("Chris Lane", "2012-11-06"), ("sampath", "2012-11-07")]),
+    (["Such interesting read.", "", "posted on Thursday, October 25, 2012 at 9:04 AM by hispekshop24",
+      "Thanks for the words of wisdom.", "", "posted on Thursday, October 25, 2012 at 9:05 AM by Jon Nugent"],
+     [("hispekshop24", "2012-10-25T09:04:00"), ("Jon Nugent", "2012-10-25T09:05:00")]),
+    (["skalja added:", "", "Well there goes any motivation I had.", "", "angrysunbird added:", "",
+      "Unsurprising bullshit is unsurprising."],
+     [("skalja", None), ("angrysunbird", None)]),
+    (["thecrus8r  •  15 minutes ago", "", "Keep dreaming!", "baroo • 2 hours ago", "", "Dream on."],
+     [("thecrus8r", None), ("baroo", None)]),
+]
+
+
+@pytest.mark.parametrize(("lines", "expected"), VARIANTS)
+def test_format_variant(lines, expected):
+    article = parse_page(page(*lines))
+    assert [(c.author, c.posted_at) for c in article.comments] == expected
+    assert article.body == ARTICLE
+
+
+@pytest.mark.parametrize("header", ["(1) Mike says:", "Carl Rahmström said...", "xdwyer 5 pts",
+                                    "thecrus8r  •  15 minutes ago"])
+def test_one_telling_header_is_a_comment(header):
+    article = parse_page(page(header, "", "Wow that definitely inspired me to work on this!"))
+    assert [c.text for c in article.comments] == ["Wow that definitely inspired me to work on this!"]
+    assert article.body == ARTICLE
+
+
 def test_unknown_format_and_quoted_speech_give_no_comments():
     assert parse_page(page("Officials wrote:", "The plan is final.")).comments == []
+    assert parse_page(page("She said,", "The plan is final.")).comments == []
+    assert parse_page(page("What the Judges Said:", "The plan is final.")).comments == []
+    assert parse_page(page("Correction: July 27, 2012", "An article on Tuesday misstated the date.")).comments == []
     assert parse_page(page("Just some closing words.", "Thanks for reading.")).comments == []
     assert parse_page("By Jane Doe on March 3, 2012 at 9:00 am\n\n" + ARTICLE).comments == []
 
