@@ -1,0 +1,450 @@
+"""Off-topic model: is a reader comment about the article it is posted under?
+
+Each feature is cheap and can be shown to a moderator: TF-IDF similarity to the whole article and to its
+closest passage, names and rare terms shared with it or not, links, phone numbers, e-mail addresses,
+promotional wording, shouting, length, text copy-pasted across the batch, and a small comment-only TF-IDF
+score. Two logistic regressions combine them: one for comments with an article, one for comments judged
+alone (``basis`` says which). The spam signals (links, phone numbers, e-mail addresses, promotional words,
+duplicates) are added with set weights instead: the training corpora hold almost no spam, so a regression
+cannot learn them, and a site can tune them without retraining.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"']+"
+    r"|(?<![@\w.-])[a-z0-9-]+\.(?:com|net|org|info|biz|ru|io|ly|co\.uk)\b[^\s<>\"']*",
+    re.IGNORECASE,
+)
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+PHONE = re.compile(r"(?<![\w/.])(?:\+?\d{1,3}[\s.-])?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}(?![\w/])")
+PROMO = re.compile(
+    r"\b(?:discounts?|coupons?|promo(?: code)?|free shipping|click here|order now|call now|buy now|limited time"
+    r"|make money|earn money|per hour|from home|casino|viagra|cialis|loans?|bitcoin|crypto|forex|followers"
+    r"|subscribe|whatsapp|telegram|best price|lowest price|cheap|guaranteed|money back)\b|[$€£]\s?\d",
+    re.IGNORECASE,
+)
+CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z]+\b|\b[A-Z]{2,}\b")
+WORD = re.compile(r"[a-z]+")
+
+COMMENT_FEATURES = ["text_score", "shouting", "length"]
+ARTICLE_FEATURES = [
+    "cos_article",
+    "cos_passage",
+    "overlap",
+    "names_shared",
+    "names_missing",
+    "rare_shared",
+    "rare_missing",
+]
+COLUMN = {name: i for i, name in enumerate(COMMENT_FEATURES + ARTICLE_FEATURES)}
+OVERLAP_FEATURES = {"cos_article", "cos_passage", "overlap", "names_shared", "rare_shared"}
+SPAM_PATTERNS = {"link": URL, "phone": PHONE, "email": EMAIL, "promo": PROMO}
+SPAM_MESSAGES = {
+    "link": "link to another site",
+    "phone": "phone number",
+    "email": "e-mail address",
+    "promo": "promotional wording",
+}
+SIGNAL_WEIGHTS = {"link": 1.0, "phone": 2.0, "email": 2.0, "promo": 1.0, "duplicate": 1.5}
+
+
+def _column(X: pd.DataFrame, name: str) -> list[str]:
+    """A text column as clean strings: missing columns, None and NaN become ""."""
+    if name not in X:
+        return [""] * len(X)
+    return ["" if not isinstance(value, str) else value for value in X[name].tolist()]
+
+
+def duplicate_key(text: str) -> str | None:
+    """Same words regardless of case, punctuation, numbers, links and order; None for very short text."""
+    words = sorted(set(WORD.findall(URL.sub(" ", text.lower()))))
+    return " ".join(words) if len(words) >= 4 else None
+
+
+def duplicate_counts(texts: list[str]) -> np.ndarray:
+    """For each text, how many other texts in the batch share its duplicate key."""
+    keys = pd.Series([duplicate_key(text) for text in texts], dtype=object)
+    counts = keys.map(keys.value_counts()).fillna(1).to_numpy(float)
+    return counts - 1
+
+
+def shouting(text: str) -> float:
+    letters = sum(char.isalpha() for char in text)
+    return sum(len(word) for word in CAPS_WORD.findall(text)) / letters if letters >= 12 else 0.0
+
+
+def spam_signals(texts: list[str]) -> np.ndarray:
+    """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates in the batch."""
+    counts = [[len(pattern.findall(text)) for pattern in SPAM_PATTERNS.values()] for text in texts]
+    counts = np.array(counts, dtype=float).reshape(len(texts), len(SPAM_PATTERNS))
+    return np.log1p(np.column_stack([counts, duplicate_counts(texts)]))
+
+
+def names(text: str) -> list[re.Match]:
+    """Capitalised tokens that are not sentence starts or stop words: people, places, organisations."""
+    return [m for m in NAME.finditer(text) if m.group().lower() not in ENGLISH_STOP_WORDS]
+
+
+def passages(article: str, words: int) -> list[str]:
+    """Paragraphs of the article, long ones cut into ``words``-word pieces."""
+    out = []
+    for block in re.split(r"\n\s*\n|\n", article):
+        tokens = block.split()
+        out.extend(" ".join(tokens[i : i + words]) for i in range(0, len(tokens), words))
+    return out or [""]
+
+
+@dataclass
+class _Articles:
+    """Per-distinct-article state for one batch: computed once, shared by all its comments."""
+
+    codes: np.ndarray
+    has_article: np.ndarray
+    vectors: sparse.csr_matrix
+    passage_vectors: list[sparse.csr_matrix]
+    token_sets: list[set[str]]
+
+
+@dataclass
+class _Batch:
+    """A scored batch: texts, feature rows, which rows have an article, spam signals, article tokens."""
+
+    texts: list[str]
+    features: np.ndarray
+    has_article: np.ndarray
+    spam: np.ndarray
+    article_tokens: list[set[str]]
+
+
+class OffTopicModel(BaseEstimator, ClassifierMixin):
+    """Logistic regression over explainable comment-article features; X has ``text`` and optional ``article``.
+
+    ``y`` may hold fractions (share of annotators calling a comment off-topic): a fraction p is fitted as a
+    positive with weight p and a negative with weight 1 - p. ``signal_weights`` (default SIGNAL_WEIGHTS)
+    gives the logit added per log1p(count) of each spam signal. Near-duplicates are counted within the
+    batch passed to ``predict_proba``, so score a page's or a day's comments together.
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        text_C: float = 1.0,
+        text_max_features: int = 30000,
+        similarity_max_features: int = 50000,
+        rare_df: float = 0.002,
+        passage_words: int = 80,
+        max_passages: int = 400,
+        max_article_chars: int = 100_000,
+        signal_weights: dict[str, float] | None = None,
+        inner_folds: int = 5,
+        random_state: int = 0,
+    ):
+        self.C = C
+        self.text_C = text_C
+        self.text_max_features = text_max_features
+        self.similarity_max_features = similarity_max_features
+        self.rare_df = rare_df
+        self.passage_words = passage_words
+        self.max_passages = max_passages
+        self.max_article_chars = max_article_chars
+        self.signal_weights = signal_weights
+        self.inner_folds = inner_folds
+        self.random_state = random_state
+
+    # ----- fitting -------------------------------------------------------------------------------------
+
+    def fit(self, X: pd.DataFrame, y, sample_weight=None) -> OffTopicModel:
+        texts, articles = _column(X, "text"), self._articles(X)
+        y = np.asarray(y, dtype=float)
+        if np.any((y < 0) | (y > 1)):
+            raise ValueError("y must be 0/1 labels or fractions in [0, 1]")
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.classes_ = np.array([0, 1])
+        self.similarity_ = TfidfVectorizer(
+            stop_words="english",
+            sublinear_tf=True,
+            min_df=2,
+            max_features=self.similarity_max_features,
+            dtype=np.float32,
+        ).fit(texts + sorted(set(articles) - {""}))
+        n_docs = len(texts) + len(set(articles) - {""})
+        df = n_docs / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
+        vocabulary = np.array(self.similarity_.get_feature_names_out())
+        self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * n_docs)].tolist())
+
+        rows, labels, weights = _expand(y, weight)
+        features, _ = self._features(texts, articles, np.zeros(len(texts)))
+        has_article = np.array([article != "" for article in articles])
+        self.comment_text_, self.comment_model_ = self._fit_path(
+            texts, features[:, : len(COMMENT_FEATURES)], ~has_article, rows, labels, weights
+        )
+        self.article_text_, self.article_model_ = self._fit_path(texts, features, has_article, rows, labels, weights)
+        return self
+
+    def _fit_path(self, texts, features, members, rows, labels, weights):
+        """A path's own comment-only TF-IDF model and its regression, fitted on the rows of its shape.
+
+        Comments judged alone and comments judged against an article come from different corpora and
+        differ in what their wording says, so each path learns from its own rows (all rows if those lack
+        a class, so any training set gives both paths).
+        """
+        keep = members[rows]
+        if len(np.unique(labels[keep])) < 2:
+            members, keep = np.ones(len(texts), dtype=bool), np.ones(len(rows), dtype=bool)
+        rows, labels, weights = rows[keep], labels[keep], weights[keep]
+        text_model = self._text_pipeline().fit(
+            [texts[i] for i in rows], labels, logisticregression__sample_weight=weights
+        )
+        features = features.copy()
+        features[:, 0] = self._out_of_fold_text_scores(texts, np.flatnonzero(members), rows, labels, weights)
+        linear = self._linear().fit(features[rows], labels, logisticregression__sample_weight=weights)
+        return text_model, linear
+
+    def _text_pipeline(self):
+        return make_pipeline(
+            TfidfVectorizer(
+                ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=self.text_max_features, dtype=np.float32
+            ),
+            LogisticRegression(C=self.text_C, max_iter=2000),
+        )
+
+    def _linear(self):
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000))
+
+    def _out_of_fold_text_scores(self, texts, members, rows, labels, weights) -> np.ndarray:
+        """Comment-only TF-IDF logits for the member rows, each from a model that did not see it."""
+        scores = np.zeros(len(texts))
+        folds = KFold(self.inner_folds, shuffle=True, random_state=self.random_state)
+        for train, test in folds.split(members):
+            keep = np.isin(rows, members[train])
+            model = self._text_pipeline().fit(
+                [texts[i] for i in rows[keep]], labels[keep], logisticregression__sample_weight=weights[keep]
+            )
+            scores[members[test]] = model.decision_function([texts[i] for i in members[test]])
+        return scores
+
+    # ----- features ------------------------------------------------------------------------------------
+
+    def _articles(self, X: pd.DataFrame) -> list[str]:
+        return [a[: self.max_article_chars] if a.strip() else "" for a in _column(X, "article")]
+
+    def _prepare_articles(self, articles: list[str]) -> _Articles:
+        codes, uniques = pd.factorize(pd.Series(articles, dtype=object))
+        uniques = list(uniques)
+        analyzer = self.similarity_.build_analyzer()
+        pieces = [passages(article, self.passage_words)[: self.max_passages] for article in uniques]
+        flat = self.similarity_.transform([p for piece in pieces for p in piece])
+        bounds = np.cumsum([0] + [len(piece) for piece in pieces])
+        return _Articles(
+            codes=codes,
+            has_article=np.array([article != "" for article in articles]),
+            vectors=self.similarity_.transform(uniques),
+            passage_vectors=[flat[bounds[k] : bounds[k + 1]] for k in range(len(uniques))],
+            token_sets=[set(analyzer(article)) for article in uniques],
+        )
+
+    def _features(self, texts: list[str], articles: list[str], text_scores: np.ndarray) -> tuple[np.ndarray, _Articles]:
+        """One row per comment: COMMENT_FEATURES then ARTICLE_FEATURES (zeros without an article)."""
+        prepared = self._prepare_articles(articles)
+        comment_vectors = self.similarity_.transform(texts)
+        out = np.zeros((len(texts), len(COMMENT_FEATURES) + len(ARTICLE_FEATURES)))
+        out[:, 0] = text_scores
+        out[:, COLUMN["shouting"]] = [shouting(text) for text in texts]
+        out[:, COLUMN["length"]] = [math.log1p(len(text.split())) for text in texts]
+        cos_article = np.asarray(comment_vectors.multiply(prepared.vectors[prepared.codes]).sum(axis=1)).ravel()
+        cos_passage = np.zeros(len(texts))
+        for code in np.unique(prepared.codes[prepared.has_article]):
+            members = np.flatnonzero(prepared.codes == code)
+            similarity = comment_vectors[members] @ prepared.passage_vectors[code].T
+            cos_passage[members] = similarity.max(axis=1).toarray().ravel()
+        analyzer = self.similarity_.build_analyzer()
+        for i in np.flatnonzero(prepared.has_article):
+            tokens = set(analyzer(texts[i]))
+            article_tokens = prepared.token_sets[prepared.codes[i]]
+            rare = self._rare(tokens)
+            found = [m.group().lower() in article_tokens for m in names(texts[i])]
+            out[i, len(COMMENT_FEATURES) :] = [
+                cos_article[i],
+                cos_passage[i],
+                len(tokens & article_tokens) / len(tokens) if tokens else 0.0,
+                math.log1p(sum(found)),
+                math.log1p(len(found) - sum(found)),
+                math.log1p(len(rare & article_tokens)),
+                math.log1p(len(rare - article_tokens)),
+            ]
+        return out, prepared
+
+    def _rare(self, tokens: set[str]) -> set[str]:
+        return {t for t in tokens if t not in self.common_terms_ and t.isalpha()}
+
+    def _batch(self, X: pd.DataFrame) -> _Batch:
+        texts, articles = _column(X, "text"), self._articles(X)
+        has_article = np.array([article != "" for article in articles])
+        text_scores = np.zeros(len(texts))
+        for path_rows, model in ((~has_article, self.comment_text_), (has_article, self.article_text_)):
+            if path_rows.any():
+                text_scores[path_rows] = model.decision_function([texts[i] for i in np.flatnonzero(path_rows)])
+        features, prepared = self._features(texts, articles, text_scores)
+        return _Batch(
+            texts,
+            features,
+            prepared.has_article,
+            spam_signals(texts),
+            [prepared.token_sets[code] for code in prepared.codes],
+        )
+
+    def _signal_weights(self) -> np.ndarray:
+        weights = {**SIGNAL_WEIGHTS, **(self.signal_weights or {})}
+        return np.array([weights[name] for name in [*SPAM_PATTERNS, "duplicate"]])
+
+    def _logits(self, batch: _Batch) -> np.ndarray:
+        logits = self.comment_model_.decision_function(batch.features[:, : len(COMMENT_FEATURES)])
+        if batch.has_article.any():
+            logits[batch.has_article] = self.article_model_.decision_function(batch.features[batch.has_article])
+        return logits + batch.spam @ self._signal_weights()
+
+    # ----- prediction ----------------------------------------------------------------------------------
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        return self._logits(self._batch(X))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        positive = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1.0 - positive, positive])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def basis(self, X: pd.DataFrame) -> np.ndarray:
+        """ "article" where the comment was judged against an article, "comment" where it was judged alone."""
+        return np.where([a != "" for a in self._articles(X)], "article", "comment")
+
+    # ----- explanation ---------------------------------------------------------------------------------
+
+    def explain(self, X: pd.DataFrame, top: int = 3) -> list[list[dict]]:
+        """Per row, up to ``top`` reasons pushing toward off-topic, strongest first.
+
+        A reason's weight is its feature's contribution to the logit relative to an average training comment.
+        """
+        batch = self._batch(X)
+        reasons = []
+        for i, text in enumerate(batch.texts):
+            with_article = batch.has_article[i]
+            model = self.article_model_ if with_article else self.comment_model_
+            row = batch.features[i] if with_article else batch.features[i, : len(COMMENT_FEATURES)]
+            text_model = self.article_text_ if with_article else self.comment_text_
+            found = self._reasons(text, row, _contributions(model, row), batch.article_tokens[i], text_model)
+            found += self._spam_reasons(text, batch.spam[i])
+            reasons.append(sorted(found, key=lambda r: -r["weight"])[:top])
+        return reasons
+
+    def _reasons(
+        self,
+        text: str,
+        row: np.ndarray,
+        contributions: dict[str, tuple[float, float]],
+        article_tokens: set[str],
+        text_model,
+    ) -> list[dict]:
+        """Reasons for the features that push this row toward off-topic."""
+        found = []
+        overlap = sum(w for name, (w, _) in contributions.items() if name in OVERLAP_FEATURES)
+        if overlap > 0:
+            message = (
+                "no overlap with the article"
+                if row[COLUMN["overlap"]] == 0
+                else f"little overlap with the article (closest passage similarity {row[COLUMN['cos_passage']]:.2f})"
+            )
+            found.append(_reason("no_overlap", message, overlap))
+        for name, (weight, z) in contributions.items():
+            if weight <= 0 or name in OVERLAP_FEATURES:
+                continue
+            if name == "shouting" and row[COLUMN["shouting"]] > 0:
+                found.append(_reason("shouting", "written in capitals", weight, CAPS_WORD.search(text)))
+            elif name == "length":
+                found.append(_reason("length", "very long comment" if z > 0 else "very short comment", weight))
+            elif name == "text_score":
+                match = self._top_term(text, text_model)
+                message = "wording common in off-topic comments" + (f": “{match.group()}”" if match else "")
+                found.append(_reason("wording", message, weight, match))
+            elif name == "names_missing":
+                match = next((m for m in names(text) if m.group().lower() not in article_tokens), None)
+                found.append(_reason("names_not_in_article", "names not mentioned in the article", weight, match))
+            elif name == "rare_missing":
+                match = self._first_missing_rare(text, article_tokens)
+                found.append(_reason("terms_not_in_article", "specific terms not found in the article", weight, match))
+        return found
+
+    def _spam_reasons(self, text: str, spam: np.ndarray) -> list[dict]:
+        weights = spam * self._signal_weights()
+        found = [
+            _reason(name, SPAM_MESSAGES[name], weight, SPAM_PATTERNS[name].search(text))
+            for name, weight in zip(SPAM_PATTERNS, weights, strict=False)
+            if weight > 0
+        ]
+        if weights[-1] > 0:
+            count = round(math.expm1(spam[-1]))
+            found.append(_reason("duplicate", f"same text as {count} other comment{'s' * (count > 1)}", weights[-1]))
+        return found
+
+    def _first_missing_rare(self, text: str, article_tokens: set[str]) -> re.Match | None:
+        missing = self._rare(set(self.similarity_.build_analyzer()(text))) - article_tokens
+        matches = (re.search(rf"\b{re.escape(term)}\b", text, re.IGNORECASE) for term in missing)
+        return min((m for m in matches if m), key=lambda m: m.start(), default=None)
+
+    @staticmethod
+    def _top_term(text: str, text_model) -> re.Match | None:
+        """The word that pushes the comment-only TF-IDF score furthest toward off-topic, as a match in ``text``."""
+        words = list(re.finditer(r"\w[\w'’-]*\w", text))
+        if not words:
+            return None
+        vectorizer, regression = text_model[0], text_model[-1]
+        scores = vectorizer.transform([m.group() for m in words]) @ regression.coef_[0]
+        best = int(np.argmax(scores))
+        return words[best] if scores[best] > 0 else None
+
+
+def _expand(y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices, 0/1 labels and weights with each fractional label split into a positive and a negative."""
+    index = np.arange(len(y))
+    rows = np.concatenate([index, index])
+    labels = np.concatenate([np.ones(len(y)), np.zeros(len(y))]).astype(int)
+    weights = np.concatenate([weight * y, weight * (1 - y)])
+    keep = weights > 0
+    return rows[keep], labels[keep], weights[keep]
+
+
+def _contributions(model, row: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Per feature: coefficient times standardised value (its push on the logit from the average), and z."""
+    scaler, regression = model[0], model[-1]
+    z = (row - scaler.mean_) / scaler.scale_
+    names_ = (COMMENT_FEATURES + ARTICLE_FEATURES)[: len(row)]
+    return dict(zip(names_, zip((regression.coef_[0] * z).tolist(), z.tolist(), strict=True), strict=True))
+
+
+def _reason(signal: str, message: str, weight: float, match: re.Match | None = None) -> dict:
+    return {
+        "signal": signal,
+        "message": message,
+        "term": match.group() if match else None,
+        "start": match.start() if match else None,
+        "end": match.end() if match else None,
+        "category": "off_topic",
+        "weight": round(float(weight), 4),
+    }
