@@ -39,6 +39,7 @@ def input_options(command):
 @click.option("--review", type=click.FloatRange(0, 1), help="Review threshold for p_abusive for this run.")
 @click.option("--reject", type=click.FloatRange(0, 1), help="Reject threshold for p_abusive for this run.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Abuse model file (default: shipped).")
+@click.option("--model-version", help="Score with this model version (any promoted one; see models/registry.json).")
 @click.option("--article-column", default="article", show_default=True,
               help="Column holding each comment's article, for the off-topic model.")
 @click.option("--articles", type=click.Path(exists=True, dir_okay=False),
@@ -47,7 +48,7 @@ def input_options(command):
 @click.option("--jobs", type=click.IntRange(1), default=min(2, os.cpu_count() or 1), show_default="2 or the cores",
               help="Worker processes scoring chunks in parallel.")
 def score(inputs, output, stdout_format, text_column, id_column, encoding, reasons, policy_file, review, reject, model,
-          article_column, articles, article_id, jobs):
+          article_column, articles, article_id, jobs, model_version):
     """Score comments: decisions, probabilities and reasons, one output row per input row.
 
     INPUTS are CSV, JSON Lines or article pages (each page's comments are scored); '-' reads stdin.
@@ -63,7 +64,7 @@ def score(inputs, output, stdout_format, text_column, id_column, encoding, reaso
     if articles and not article_id:
         raise click.UsageError("--articles needs --article-id to join comments to their articles")
     try:
-        moderator = load(model)
+        moderator = load(model, version=model_version)
         policy = moderator.policy.with_file(policy_file) if policy_file else moderator.policy
         if review is not None or reject is not None:
             policy = policy.with_thresholds("abusive", review, reject)
@@ -135,3 +136,98 @@ def serve(**options):
         run(ServeConfig(**options))
     except ServeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--labels", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="The site's label file (CSV or JSON Lines, see labeled/README.md); repeat for several.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="New model file (default: models/<model>-<UTC time>.joblib).")
+@click.option("--model", type=click.Choice(["abuse", "offtopic"]), default="abuse", show_default=True)
+@click.option("--quick", is_flag=True,
+              help="Small features, 3 folds, a sample of the shared data: seconds to a minute, for trials and CI.")
+@click.option("--skip-bad", is_flag=True, help="Leave out bad label rows (each is listed) instead of stopping.")
+@click.option("--share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
+              help="Share of the training weight the site's labels carry.")
+def train(labels, out, model, quick, skip_bad, share):
+    """Retrain on the shared corpora plus the site's labels; promote the new model only if it is not worse.
+
+    25% of the site's labels are held back to compare the new model with the current one. Exit code 3 when the
+    new model is kept beside the current one (not promoted), 2 when label files have bad rows.
+    """
+    import sys
+
+    from moderation.train import LabelsError, retrain
+
+    try:
+        result = retrain(labels, out=out, model=model, quick=quick, skip_bad=skip_bad, share=share)
+    except LabelsError as exc:
+        click.echo("\n".join(map(str, exc.problems)), err=True)
+        click.echo(f"Error: {len(exc.problems)} bad label rows; fix them or pass --skip-bad", err=True)
+        sys.exit(2)
+    for problem in result.skipped:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(result.summary())
+    sys.exit(0 if result.promoted else 3)
+
+
+@main.command()
+@click.argument("model", required=False)
+@click.option("--labels", "labels", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Label file(s) to measure on (the format of labeled/README.md).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object keyed by label instead of tables.")
+def evaluate(model, labels, as_json):
+    """Measure a model on labeled comments: ROC/PR AUC, precision/recall at its thresholds, where decisions send
+    comments, calibration, per source and per label file.
+
+    MODEL is a model file or version (default: the current models). Bad label rows are listed and left out.
+    """
+    import json
+
+    from moderation.evaluate import evaluate_model, format_report
+
+    report, problems = evaluate_model(list(labels), model)
+    for problem in problems:
+        click.echo(f"left out {problem}", err=True)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@main.command()
+@click.argument("model", type=click.Choice(["abuse", "offtopic"]), default="abuse")
+@click.option("--to", "version", help="Version (or file) to make current (default: the one promoted before).")
+def rollback(model, version):
+    """Make an earlier promoted model current again (models/registry.json keeps every promoted one)."""
+    from moderation.registry import RegistryError, rollback
+    from moderation.scoring import models_dir
+
+    try:
+        entry = rollback(model, models_dir(), version)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{model}: current model is now {entry.version} ({entry.file})")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-n", "count", type=click.IntRange(1), default=200, show_default=True, help="How many comments to pick.")
+@click.option("--strategy", type=click.Choice(["uncertain", "disagreement", "random"]), default="uncertain",
+              show_default=True, help="How to pick them (see moderation/sampling.py).")
+@click.option("-o", "--output", required=True, help="The to-label file, .csv or .jsonl.")
+@click.option("--seed", default=0, show_default=True, help="Seed for random picks and tie-breaks.")
+def sample(inputs, count, strategy, output, seed):
+    """Pick the comments whose labels would teach the model most, into a file for moderators to label.
+
+    The label columns are there and empty; the model's current probabilities are there for reference.
+    """
+    from moderation.rows import RowWriter, atomic_output, output_format
+    from moderation.sampling import read_comments
+    from moderation.sampling import sample as pick
+
+    frame, errors = read_comments(list(inputs))
+    for error in errors:
+        click.echo(f"left out {error}", err=True)
+    picked = pick(frame, count, strategy, seed=seed)
+    fmt = output_format(output)
+    with atomic_output(output, newline="" if fmt == "csv" else None) as handle:
+        RowWriter(handle, fmt, list(picked.columns)).write_all(picked.to_dict("records"))
+    click.echo(f"{len(picked)} of {len(frame)} comments picked ({strategy}) -> {output}", err=True)

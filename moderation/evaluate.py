@@ -10,6 +10,8 @@ import re
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from moderation import _callable_module
+
 # The identity terms of Jigsaw's bias madlibs (Dixon et al. 2018).
 IDENTITY_TERMS = (
     "lesbian", "gay", "bisexual", "transgender", "trans", "queer", "lgbt", "lgbtq", "homosexual", "straight",
@@ -162,5 +164,51 @@ def labels_report(scored, labels, thresholds: dict, slices=("source", "file")) -
             f"{column}={value}": label_report(y[mask], p[mask], decisions[mask], thresholds.get(label))
             for column in slices if column in labels
             for value, mask in ((v, (labels[column] == v).to_numpy()) for v in labels[column].dropna().unique())
-            if np.isfinite(y[mask]).any()}
+            if np.isfinite(y[mask]).any() and not mask.all()}  # a slice that is everything repeats "all"
     return out
+
+
+def evaluate_model(labels, model: str | None = None, slices=("source", "file")) -> tuple[dict, list]:
+    """``labels_report`` of a model on label files, and the label rows left out as unusable.
+
+    ``model``: a model file, a version (any promoted one) or None for the current models.
+    """
+    from pathlib import Path
+
+    from moderation.labels import read_labels
+    from moderation.scoring import load
+
+    frame, problems = read_labels(labels)
+    moderator = load(model) if model and Path(model).is_file() else load(version=model)
+    scored = moderator.score(frame[["text", "article"]], reasons="none")
+    thresholds = {c: {"review": r.review, "reject": r.reject} for c, r in moderator.policy.rules.items()}
+    return labels_report(scored, frame, thresholds, slices), problems
+
+
+def format_report(report: dict) -> str:
+    """``labels_report`` as terminal tables: one line per label and slice, then decisions and calibration."""
+    head = f"{'label':<10} {'data':<36} {'n':>6} {'pos':>5} {'ROC AUC':>8} {'PR AUC':>7} {'flag P':>7} {'flag R':>7} " \
+           f"{'rej P':>6} {'rej R':>6}"
+    lines = [head]
+    for label, figures in report.items():
+        for name, part in {"all": figures, **figures.get("slices", {})}.items():
+            rates = part.get("at_thresholds", {})
+            cells = [cell(part["roc_auc"], 8), cell(part["pr_auc"], 7), cell(rates.get("flag_precision"), 7),
+                     cell(rates.get("flag_recall"), 7), cell(rates.get("reject_precision"), 6),
+                     cell(rates.get("reject_recall"), 6)]
+            lines.append(f"{label:<10} {name[:36]:<36} {part['n']:>6} {part['positives']:>5} " + " ".join(cells))
+    for label, figures in report.items():
+        sent = ", ".join(f"{d} {v['share']:.0%} ({v['labeled_1']:.0%} labeled {label})"
+                         for d, v in figures["decisions"].items())
+        bins = ", ".join(f"{b['bin']}: {b['mean_predicted']:.2f} -> {b['observed']:.2f} (n={b['n']})"
+                         for b in figures["calibration"])
+        lines.append(f"\n{label}: decisions: {sent}\n  calibration (predicted -> observed): {bins}")
+    return "\n".join(lines)
+
+
+def cell(value: float | None, width: int = 8) -> str:
+    """A figure for a terminal table column; "-" where there is none."""
+    return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+
+_callable_module(__name__, "evaluate_model")  # moderation.evaluate(...) is evaluate_model(...)

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moderation import artifacts, registry
+from moderation import _callable_module, artifacts, registry
 from moderation.abuse import AbuseModel
 from moderation.corpora import file_record
 from moderation.corpora.abuse import CATEGORIES, NEWS_CORPORA, Corpus, load_all, madlibs
 from moderation.evaluate import (
     bias_metrics,
     binary_metrics,
+    cell,
     decision_rates,
     labels_report,
     pick_thresholds,
@@ -160,18 +161,16 @@ class Retraining:
         head = f"{'label':<10} {'measured on':<34} {'n':>6} {'ROC old':>8} {'ROC new':>8} {'PR old':>7} {'PR new':>7}"
         lines = [f"new model {self.card['version']} -> {self.path}", head]
         for c in self.comparisons:
-            cells = [_fmt(c.old), _fmt(c.new), _fmt(c.old_pr, 7), _fmt(c.new_pr, 7)]
+            cells = [cell(c.old), cell(c.new), cell(c.old_pr, 7), cell(c.new_pr, 7)]
             lines.append(f"{c.label:<10} {c.data:<34} {c.n:>6} " + " ".join(cells) + ("  WORSE" if c.worse else ""))
         verdict = "PROMOTED: now the current model" if self.promoted else "NOT PROMOTED: kept beside the current model"
         return "\n".join(lines + [f"{verdict} ({self.reason})"])
 
 
-def _fmt(value: float | None, width: int = 8) -> str:
-    return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
-
-
-def quick_sample(corpora: list[Corpus], rows: int = QUICK_ROWS, seed: int = 0) -> list[Corpus]:
-    """A fixed sample of each corpus, so quick training runs in seconds and quick models compare like with like."""
+def quick_sample(corpora: list[Corpus], rows: int | None = None, seed: int = 0) -> list[Corpus]:
+    """A fixed sample of each corpus (``QUICK_ROWS`` rows), so quick training runs in seconds and quick models
+    compare like with like."""
+    rows = QUICK_ROWS if rows is None else rows
     return [replace(c, frame=c.frame.sample(min(rows, len(c.frame)), random_state=seed).reset_index(drop=True))
             for c in corpora]
 
@@ -252,7 +251,8 @@ def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quic
         steps.close()
         raise LabelsError(problems)
     trained_on, held = split_holdout(frame, holdout)
-    path = Path(out).with_suffix(".joblib") if out else new_model_path(model, folder)
+    path = new_model_path(model, folder) if out is None else Path(out)
+    path = path if path.suffix == ".joblib" else path.with_name(path.name + ".joblib")
     steps.update()
     steps.set_description(f"fitting {model} model (cross-validated)")
     card = FITTERS[model](path, trained_on, corpora, share, quick)
@@ -291,3 +291,6 @@ def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quic
     steps.update()
     steps.close()
     return Retraining(model, path, card, comparisons, promoted, reason, problems)
+
+
+_callable_module(__name__, "retrain")  # moderation.train(...) is retrain(...)
