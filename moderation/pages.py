@@ -22,6 +22,8 @@ MAX_HEADER = 160  # longer lines are prose, never a comment header
 LONG_LINE = 120  # the first line this long starts the article body: no comment can sit above it
 MAX_GAP = 12_000  # characters between two headers of one comment section
 MAX_AUTHOR_WORDS = 7
+MAX_NAME_LINE = 60  # a line this short may be a bare name heading a comment
+MIN_BARE = 3  # bare name lines needed to make a comment section
 MAX_CANDIDATES = 20_000  # header-like lines examined, from the end: bounds the time on any input
 
 
@@ -70,6 +72,8 @@ _SEP = rf"(?:,?\s?(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|[·•-]\s|/{{1,2}}\s?|\|\s)?)
 STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?)?"
 _PRONOUN = r"(?:he|she|it|they|we|you|i|what|who|which|this|that|there)\b(?!\.)"
 _NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|{_PRONOUN}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
+_PERSON = (r"(?P<author>(?-i:(?:[A-Z][\w'’-]*\.?|[A-Z]\.)(?:\s(?:[A-Z][\w'’-]*\.?|[A-Z]\.)){0,2})"
+           r"|(?=[\w.-]*[a-z])[\w.-]{3,30})(?![:,])")  # Capitalised words or one handle, not a "Label:"
 _AGO = r"\d+\s(?:second|minute|hour|day|week|month|year)s?\sago(?:\s?\(\s?[\d:]+\s?[ap]m\))?"
 _TAIL = r"[\s|.,:-]*(?:reply|report as abuse|permalink|\(#\d+\)|journal|@\w{1,30})?[\s|.,:-]*"
 
@@ -86,6 +90,7 @@ class HeaderFormat:
     pattern: re.Pattern[str]
     author_above: bool = False  # the author is the short line just above (the header itself has none)
     telling: bool = False  # the line says it heads a comment (a verb of saying, points): one hit can be enough
+    bare: bool = False  # only a name, between text and a blank line: needs MIN_BARE hits naming people, comes last
 
 
 def _format(name: str, regex: str, **options: bool) -> HeaderFormat:
@@ -106,6 +111,7 @@ FORMATS: tuple[HeaderFormat, ...] = (
     _format("date_name", rf"(?:posted\s)?(?:on\s)?{STAMP}\s?(?:[|/,—–·•-]\s?|by\s)?(?:\d+\s)?{_NAME}"),
     _format("name_points", rf"{_NAME}\s[+-]?\d+\s(?:pts?|points?)", telling=True),  # Livefyre
     _format("name_ago", rf"{_NAME}\s(?:added|posted|wrote|commented|\s?[·•|]\s?)\s{_AGO}", telling=True),
+    _format("name_line", rf"(?:https?://\S{{1,100}}\s)?{_PERSON}", bare=True),  # Disqus copies: name, then text
     _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?(?:{STAMP}|{_AGO})", author_above=True),
 )
 
@@ -265,16 +271,34 @@ def _next_date(lines: list[str], line: int) -> str | None:
 
 
 def _candidates(lines: list[str], first: int) -> list[int]:
-    """The last MAX_CANDIDATES lines that could be headers: short, with a digit or a verb of saying."""
-    found = [n for n in range(first, len(lines)) if 0 < len(lines[n]) <= MAX_HEADER and _CUE.search(lines[n])]
+    """The last MAX_CANDIDATES lines that could be headers: short, with a digit or a verb of saying, or name-short."""
+    found = [n for n in range(first, len(lines))
+             if 0 < len(lines[n]) <= MAX_HEADER and (_CUE.search(lines[n]) or len(lines[n]) <= MAX_NAME_LINE)]
     return found[-MAX_CANDIDATES:]
+
+
+def _bare_header(lines: list[str], number: int) -> bool:
+    """A bare name line heads a comment when text ends just above it and a paragraph starts after a blank."""
+    return 0 < number < len(lines) - 2 and bool(lines[number - 1]) and not lines[number + 1] and bool(lines[number + 2])
+
+
+def _first_name(fmt: HeaderFormat, lines: list[str], hits: list[_Hit]) -> list[_Hit]:
+    """The bare name of the section's first comment stands after the article's blank line, not after text."""
+    start = hits[0].line
+    while start > 0 and lines[start - 1]:
+        start -= 1
+    name = start - 2
+    if name < 1 or lines[start - 1] or lines[name - 1] or (first := _match(fmt, lines[name])) is None:
+        return hits
+    first.line = name
+    return [first, *hits]
 
 
 def _hits(fmt: HeaderFormat, lines: list[str], candidates: list[int]) -> list[_Hit]:
     hits = []
     for number in candidates:
         hit = _match(fmt, lines[number])
-        if hit is not None:
+        if hit is not None and (not fmt.bare or _bare_header(lines, number)):
             hit.line = number
             hit.posted_at = hit.posted_at or _next_date(lines, number)
             if fmt.author_above:
@@ -292,13 +316,19 @@ def _regular_run(hits: list[_Hit], offsets: list[int]) -> list[_Hit]:
     return hits[start:]
 
 
+def _people(hits: list[_Hit], lines: list[str]) -> bool:
+    """Bare name lines are people, not subheadings, when one of them comes back or carries a link."""
+    names = [lines[h.line] for h in hits]
+    return len(set(names)) < len(names) or any("://" in name for name in names)
+
+
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     """The format with the most hits below the article's first long line, if it is convincing.
 
     Convincing: two hits, or one in the page's second half naming its author with a date and time or
-    in a telling format.
-    Formats naming the author in the header line come first (a bare date line is the fallback), ties go
-    to the hits that come last.
+    in a telling format; bare name lines need MIN_BARE hits that are people. Several hits beat one, formats
+    naming the author beside a date or verb come first (bare names, then bare date lines are the fallbacks),
+    ties go to the hits that come last.
     """
     first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
     offsets, total = [], 0
@@ -308,10 +338,12 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     best, best_key, candidates = None, None, _candidates(lines, first)
     for fmt in FORMATS:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
+        if fmt.bare and not _people(hits, lines):
+            continue
         dated = any(h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
                     for h in hits)
-        key = (len(hits) >= 2, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
-        if (len(hits) >= 2 or (hits and dated)) and (best_key is None or key > best_key):
+        key = (len(hits) >= 2, not fmt.bare, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
+        if (len(hits) >= (MIN_BARE if fmt.bare else 2) or (hits and dated)) and (best_key is None or key > best_key):
             best, best_key = (fmt, hits), key
     return best
 
@@ -378,6 +410,7 @@ def find_comments(lines: list[str]) -> tuple[int, list[Comment]]:
     if best is None:
         return len(lines), []
     fmt, hits = best
+    hits = _first_name(fmt, lines, hits) if fmt.bare else hits
     closes, spans = _spans(hits, lines)
     section_start = spans[0][0] if closes else hits[0].line
     if fmt.author_above and not closes:  # the author line above belongs to the header, not the text before

@@ -150,6 +150,11 @@ SNIPPETS = {
     "name_ago": (["QueenSashy added 1 day ago", "", "Thank you for including my dish!", "",
                   "drbabs added 2 days ago", "", "I tested your turkey, too."],
                  [("QueenSashy", None), ("drbabs", None)]),
+    "name_line": (["Amy D.", "", "Love this.", "http://twitter.com/jyarmis Jonathan L. Yarmis", "",
+                   "I actually care who you vote for.", "johnbattelle", "", "Thanks for the encouraging words!",
+                   "http://twitter.com/jyarmis Jonathan L. Yarmis", "", "Well put, Peter."],
+                  [("Amy D.", None), ("Jonathan L. Yarmis", None), ("johnbattelle", None),
+                   ("Jonathan L. Yarmis", None)]),
     "date_line": (["Camaleont", "Posted October 28, 2012 at 10:31 pm", "", "These pics look good.", "",
                    "hunt", "Posted October 28, 2012 at 10:32 pm", "", "looks good so far."],
                   [("Camaleont", "2012-10-28T22:31:00"), ("hunt", "2012-10-28T22:32:00")]),
@@ -206,6 +211,13 @@ def test_one_telling_header_is_a_comment(header):
     article = parse_page(page(header, "", "Wow that definitely inspired me to work on this!"))
     assert [c.text for c in article.comments] == ["Wow that definitely inspired me to work on this!"]
     assert article.body == ARTICLE
+
+
+def test_subheadings_are_not_bare_names():
+    section = ["", "Tables", "", "Use tables for tabular data only.", "", "Breadcrumbs", "", "Show the path.", "",
+               "Reviews", "", "Mark up ratings."]
+    assert parse_page(page(*section)).comments == []
+    assert parse_page(page(*[line for line in section if line])).comments == []
 
 
 def test_unknown_format_and_quoted_speech_give_no_comments():
