@@ -47,7 +47,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from moderation.policy import REASON_CODES, Policy
-from moderation.scoring import Moderator
+from moderation.rows import InputRow
+from moderation.scoring import REASON_MODES, Moderator, score_stream
 
 log = logging.getLogger("moderation.serve")
 
@@ -65,6 +66,7 @@ ATTRIBUTE_SOURCES = {
 # APPROVED and DELETED are what Coral's "send feedback" puts in attributeScores (value 1) for its verdicts.
 SUGGEST_LABELS = {"TOXICITY": "abusive", "INSULT": "insult", "PROFANITY": "obscene", "THREAT": "threat",
                   "IDENTITY_ATTACK": "hate", "SPAM": "off_topic", "OFF_TOPIC": "off_topic"}
+ABUSE_CATEGORIES = ("insult", "obscene", "threat", "hate")  # each implies abusive in the retraining format
 CORAL_VERDICTS = {"APPROVED": 0, "DELETED": 1, "REJECTED": 1}
 CORAL_FLAG_REASON = {"off_topic": "COMMENT_DETECTED_SPAM"}  # every other category: COMMENT_DETECTED_TOXIC
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -257,6 +259,9 @@ def suggest_record(body: dict, now: datetime, max_chars: int = 20_000) -> dict:
                                 f"{', '.join([*SUGGEST_LABELS, *CORAL_VERDICTS])}")
     if not labels:
         raise ApiError(400, "attributeScores carries no verdict (Coral statuses count only with value 1)")
+    if labels.get("abusive") == 0 and any(labels.get(c) == 1 for c in ABUSE_CATEGORIES):
+        raise ApiError(400, "attributeScores contradict each other: TOXICITY under 0.5 but an abuse category "
+                            "(INSULT, PROFANITY, THREAT, IDENTITY_ATTACK) from 0.5 up")
     token = body.get("clientToken")
     if token is not None and (not isinstance(token, str) or not token):
         raise ApiError(400, "'clientToken' must be a non-empty string")
@@ -605,13 +610,16 @@ class Service:
         """Our batch API: ``{"comments": [{id, text, article?}], "reasons"}`` -> rows as ``moderation score``."""
         self.authorize(request)
         _, body = await read_json(request, self.max_body)
-        frame = score_frame(body, self.max_text)
+        inputs = score_inputs(body, self.max_text)
         reasons = body.get("reasons", "flagged")
-        if reasons not in ("flagged", "all", "none"):
-            raise ApiError(400, "'reasons' must be one of flagged, all, none")
-        rows = await run_in_threadpool(
-            lambda: self.moderator.score(frame, reasons=reasons, policy=self.batcher.policy).to_dict("records"))
-        self._observe("score", rows, list(frame["text"]))
+        if reasons not in REASON_MODES:
+            raise ApiError(400, f"'reasons' must be one of {', '.join(REASON_MODES)}")
+        columns = self.moderator.columns() + ["error"]
+        rows = await run_in_threadpool(lambda: [
+            {c: row.get(c) for c in columns}
+            for row in score_stream(self.moderator, inputs, reasons, self.batcher.policy)])
+        scored = [(row, item.text) for row, item in zip(rows, inputs, strict=True) if row["decision"] is not None]
+        self._observe("score", [row for row, _ in scored], [text for _, text in scored])
         return json_response({"results": rows})
 
     async def healthz(self, request: Request) -> Response:
@@ -623,22 +631,23 @@ class Service:
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-def score_frame(body: dict, max_chars: int) -> pd.DataFrame:
-    """The ``comments`` of a ``/v1/score`` request as the frame ``Moderator.score`` takes."""
+def score_inputs(body: dict, max_chars: int) -> list[InputRow]:
+    """The ``comments`` of a ``/v1/score`` request as the rows ``score_stream`` takes; a blank text becomes an
+    error row there, as in ``moderation score``."""
     comments = body.get("comments")
     if not isinstance(comments, list) or not comments:
         raise ApiError(400, "'comments' must be a non-empty list of {id, text, article?} objects")
     rows = []
     for i, comment in enumerate(comments):
         text = comment.get("text") if isinstance(comment, dict) else None
-        if not isinstance(text, str) or not text.strip():
-            raise ApiError(400, f"comments[{i}].text is missing or blank")
+        if not isinstance(text, str):
+            raise ApiError(400, f"comments[{i}].text must be a string")
         if len(text) > max_chars:
             raise ApiError(400, f"comments[{i}].text too long: {len(text)} characters, the limit is {max_chars}")
         article = comment.get("article")
-        rows.append({"id": str(comment.get("id", i)), "text": text,
-                     "article": article if isinstance(article, str) else None})
-    return pd.DataFrame(rows)
+        rows.append(InputRow("request", i + 1, str(comment.get("id", i)), text,
+                             extra={"article": article} if isinstance(article, str) else {}))
+    return rows
 
 
 def create_app(moderator: Moderator, *, api_keys: list[str], coral_secret: str | None,

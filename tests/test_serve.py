@@ -248,6 +248,9 @@ def test_suggest_record_labels():
     record = suggest_record(body, now)
     assert record["off_topic"] == 1 and record["abusive"] == 0 and record["id"].startswith("sha256-")
     assert record["labeled_at"] == "2026-05-01T12:00:00+00:00"
+    with pytest.raises(ApiError, match="contradict"):
+        suggest_record(body | {"attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}},
+                                                   "THREAT": {"summaryScore": {"value": 1}}}}, now)
     with pytest.raises(ApiError, match="SEVERE_TOXICITY"):
         suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 1}}}}, now)
 
@@ -313,13 +316,14 @@ def test_strip_html():
 # --- /v1/score, /healthz, /metrics --------------------------------------------------------------------------------
 
 def test_batch_score_has_the_cli_columns(client, tiny_moderator):
-    comments = [{"id": "a", "text": RUDE}, {"id": "b", "text": CIVIL, "article": "budget"}]
+    comments = [{"id": "a", "text": RUDE}, {"id": "b", "text": CIVIL, "article": "budget"}, {"id": "c", "text": ""}]
     response = post(client, "/v1/score", {"comments": comments, "reasons": "flagged"})
     assert response.status_code == 200
     results = response.json()["results"]
-    assert [list(r) for r in results] == [tiny_moderator.columns()] * 2
-    assert [r["id"] for r in results] == ["a", "b"] and results[0]["decision"] != "approve"
-    assert results[0]["reasons"] and results[1]["reasons"] == []
+    assert [list(r) for r in results] == [tiny_moderator.columns() + ["error"]] * 3
+    assert [r["id"] for r in results] == ["a", "b", "c"] and results[0]["decision"] != "approve"
+    assert results[0]["reasons"] and results[1]["reasons"] == [] and results[1]["error"] is None
+    assert results[2]["decision"] is None and "empty text" in results[2]["error"]
     assert post(client, "/v1/score", {"comments": []}).status_code == 400
     assert post(client, "/v1/score", {"comments": comments, "reasons": "some"}).status_code == 400
 
