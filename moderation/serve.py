@@ -9,8 +9,9 @@ except ``SEVERE_TOXICITY`` = p_abusive x p_toxic, high only when both the news-c
 toxicity head fire, so that, like Perspective's, it stays low for mere rudeness or profanity.
 
 Scoring costs mostly per call rather than per comment, so a ``Batcher`` scores comments from concurrent
-requests together, in a worker thread so the event loop keeps serving. With ``--workers N`` uvicorn starts N
-processes, each building its app with ``app_from_env`` from the JSON config the CLI put in ``MODERATION_SERVE``.
+requests together (never letting one request's scores depend on another's), in a worker thread so the event
+loop keeps serving. With ``--workers N`` uvicorn starts N processes, each building its app with ``app_from_env``
+from the JSON config the CLI put in ``MODERATION_SERVE``.
 """
 
 from __future__ import annotations
@@ -402,37 +403,60 @@ class _Job:
     texts: list[str]
     article: str | None
     future: asyncio.Future
+    keys: frozenset[str]  # the off-topic model's copy-paste keys of the texts
 
 
 class Batcher:
     """Scores comments of concurrent requests in one model call, in a worker thread.
 
     A call costs mostly fixed overhead, so under load one call for many comments raises throughput many times;
-    when idle a request is scored at once, alone. With the off-topic model loaded, requests are never mixed in
-    one call: its copy-paste signal counts copies within a call, and one request's score must not depend on
-    another's.
+    when idle a request is scored at once, alone. The off-topic model counts copy-pasted texts within a call, so
+    requests whose texts share a copy-paste key are never put in one call: a request's scores never depend on
+    what else was being scored, and equal those of ``moderation score`` on the same comments.
     """
 
     def __init__(self, moderator: Moderator, policy: Policy, max_batch: int = 256):
         self.moderator = moderator
         self.policy = policy
-        self.max_batch = max_batch if moderator.offtopic is None else 1
+        self.max_batch = max_batch
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._waiting: list[_Job] = []  # taken from the queue, not yet scored
 
     async def score(self, texts: list[str], article: str | None = None) -> list[dict]:
         """Scored rows (``Moderator.score`` records, reasons "none") for ``texts``, in order."""
-        job = _Job(texts, article, asyncio.get_running_loop().create_future())
+        job = _Job(texts, article, asyncio.get_running_loop().create_future(), self._keys(texts))
         await self._queue.put(job)
         return await job.future
 
+    def _keys(self, texts: list[str]) -> frozenset[str]:
+        if self.moderator.offtopic is None:
+            return frozenset()
+        from moderation.offtopic import duplicate_key
+
+        return frozenset(key for key in map(duplicate_key, texts) if key is not None)
+
+    async def next_batch(self) -> list[_Job]:
+        """The waiting jobs, oldest first, up to ``max_batch`` comments and with no copy-paste key in two jobs;
+        the others wait for the next call."""
+        if not self._waiting:
+            self._waiting.append(await self._queue.get())
+        while not self._queue.empty():
+            self._waiting.append(self._queue.get_nowait())
+        batch, keys, size, left = [], set(), 0, []
+        for job in self._waiting:
+            if batch and (size + len(job.texts) > self.max_batch or job.keys & keys):
+                left.append(job)
+            else:
+                batch.append(job)
+                keys |= job.keys
+                size += len(job.texts)
+        self._waiting = left
+        return batch
+
     async def run(self) -> None:
-        """The worker loop: take every waiting job up to ``max_batch`` comments, score them, answer each."""
+        """The worker loop: score the next batch, answer each of its requests."""
         while True:
-            jobs = [await self._queue.get()]
-            size = len(jobs[0].texts)
-            while size < self.max_batch and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
-                size += len(jobs[-1].texts)
+            jobs = await self.next_batch()
             try:
                 rows = await run_in_threadpool(self._score, jobs)
             except Exception as exc:  # answer every waiting request, keep serving
@@ -574,7 +598,7 @@ class Service:
         req = analyze_request(body, self.attributes, self.max_text)
         spans = sentence_spans(req.text) if req.spans else []
         jobs = [self.batcher.score([req.text], req.article)]
-        if spans:  # scored apart from the whole comment, which a one-sentence span would duplicate
+        if spans:
             jobs.append(self.batcher.score([req.text[begin:end] for begin, end in spans], req.article))
         (row,), *span_rows = await asyncio.gather(*jobs)
         self._observe("analyze", [row], [req.text])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import hashlib
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import uvicorn
 from click.testing import CliRunner
@@ -25,8 +27,10 @@ from hypothesis import strategies as st
 
 from moderation import artifacts
 from moderation.cli import main
+from moderation.scoring import load, models_dir
 from moderation.serve import (
     ApiError,
+    Batcher,
     LabelStore,
     analyze_request,
     available_attributes,
@@ -241,6 +245,14 @@ def test_label_store_rebuilds_and_survives_a_torn_line(tmp_path):
     assert json.loads(lines[0])["abusive"] == 1 and json.loads(lines[-1])["abusive"] == 0 and len(lines) == 3
 
 
+def test_label_stores_sharing_a_file_see_each_others_verdicts(tmp_path):
+    """Two stores on one folder act as two --workers processes: a retry reaching the other one is not rewritten."""
+    first, second = LabelStore(tmp_path), LabelStore(tmp_path)
+    record = suggest_record(SUGGEST, datetime.now(UTC))
+    assert first.add(record) and not second.add(record) and not first.add(record)
+    assert len(labels_in(tmp_path)) == 1 and len(second) == 1
+
+
 def test_suggest_record_labels():
     now = datetime(2026, 5, 1, 12, tzinfo=UTC)
     body = {"comment": {"text": "spam spam"}, "attributeScores": {"SPAM": {"summaryScore": {"value": 0.7}},
@@ -338,6 +350,47 @@ def test_healthz_and_metrics(client, tiny_moderator):
     assert 'moderation_request_seconds_bucket{endpoint="/v1alpha1/comments:analyze",le="0.05"}' in text
     assert 'moderation_decisions_total{decision="' in text
     assert 'moderation_model_info{version="tiny-test"} 1.0' in text
+
+
+class Recording:
+    """Stands in for a Moderator with an off-topic model: records the texts of each scoring call."""
+
+    offtopic = object()
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, frame, reasons, policy):
+        self.calls.append(list(frame["text"]))
+        return pd.DataFrame({"text": frame["text"], "decision": "approve"})
+
+
+def test_batcher_merges_requests_but_never_copies():
+    stub = Recording()
+    batcher = Batcher(stub, policy=None)
+    spam, other = "Buy cheap watches online today", "The council should publish the budget."
+
+    async def three_requests():
+        worker = asyncio.create_task(batcher.run())
+        results = await asyncio.gather(batcher.score([spam]), batcher.score([spam.upper()]), batcher.score([other]))
+        worker.cancel()
+        return results
+
+    results = asyncio.run(three_requests())
+    assert [rows[0]["text"] for rows in results] == [spam, spam.upper(), other]
+    assert stub.calls == [[spam, other], [spam.upper()]]  # a copy in one call would raise the other's score
+
+
+@pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model in models/")
+def test_shipped_model_over_http(tmp_path):
+    with serving(create_app(load(), api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
+        def scores(text):
+            request = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}, "SEVERE_TOXICITY": {}}}
+            body = http.post("/v1alpha1/comments:analyze", json=request).json()["attributeScores"]
+            return body["TOXICITY"]["summaryScore"]["value"], body["SEVERE_TOXICITY"]["summaryScore"]["value"]
+
+        rude, civil = scores(RUDE), scores(CIVIL)
+        assert rude[0] > 0.5 > civil[0] and rude[1] <= rude[0] and civil[1] <= civil[0]
 
 
 # --- pure request mapping -----------------------------------------------------------------------------------------
