@@ -75,13 +75,13 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None):
         """Fit features on all texts, then each head on its labelled rows.
 
-        ``calibrate_on``: optional boolean mask of rows whose out-of-fold scores fit the calibration
-        (the target domain); all labelled rows when None.
+        ``calibrate_on``: rows whose out-of-fold scores fit the calibration (the target domain), as one
+        boolean mask or a mask per category; all labelled rows when None.
         """
         texts = _as_texts(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
         weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        target = np.ones(len(texts), bool) if calibrate_on is None else np.asarray(calibrate_on, bool)
+        everywhere = np.ones(len(texts), bool)
         self.features_ = make_features(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df)
         features = self.features_.fit_transform(texts)
         self.classes_ = np.array(list(Y.columns))
@@ -96,7 +96,10 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
             self.heads_[category] = self._head().fit(rows, labels, sample_weight=weights[known])
             oof = self._out_of_fold(rows, labels, weights[known])
             self.oof_scores_[category] = (np.flatnonzero(known), oof)
-            use = target[known] if np.unique(labels[target[known]]).size == 2 else np.ones(known.sum(), bool)
+            target = calibrate_on.get(category, everywhere) if isinstance(calibrate_on, dict) else (
+                everywhere if calibrate_on is None else calibrate_on)
+            use = np.asarray(target, bool)[known]
+            use = use if np.unique(labels[use]).size == 2 else np.ones(known.sum(), bool)
             self.calibrators_[category] = LogisticRegression(C=1e4).fit(oof[use, None], labels[use])
         return self
 

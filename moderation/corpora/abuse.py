@@ -133,7 +133,51 @@ def wikipedia_toxicity() -> Corpus:
                   "bias madlibs are kept for the fairness measurement only")
 
 
-LOADERS = (insults_2012, c3, civil_comments, davidson, ethos, stormfront, wikipedia_toxicity)
+def news_articles(min_chars: int = 60, max_chars: int = 600) -> Corpus:
+    """Paragraphs of news articles (Dragnet and Multi-News pages, comment sections left out): civil text that
+    names people, places, groups and violent events without attacking anyone, as negatives for every head.
+
+    Without them the heads learn that identity words ("gay", "Muslim") and news topics mean abuse, because
+    abusive training comments mention them far more often than the civil ones do.
+    """
+    dragnet = dataset_path("pages", "dragnet_corrected", "pages.train.jsonl.gz")
+    multinews = dataset_path("pages", "multinews_samples", "news_pages.jsonl.gz")
+    texts = [page.get("article_gold", page["text"]) for f in (dragnet, multinews) for page in pd.read_json(
+        f, lines=True).to_dict("records")]
+    paragraphs = list(dict.fromkeys(p.strip() for text in texts for p in text.split("\n")
+                                    if min_chars <= len(p.strip()) <= max_chars and "\x00" not in p))
+    return Corpus("news-articles", _frame(paragraphs, "news-articles", **dict.fromkeys(CATEGORIES, 0.0)),
+                  (dragnet, multinews), "news article paragraphs (no comments): 0 for every category")
+
+
+# Our own civil sentences naming an identity (not Jigsaw's madlib templates, which stay for evaluation).
+IDENTITY_WORDS = (
+    "gay", "lesbian", "bisexual", "transgender", "trans", "queer", "straight", "muslim", "jewish", "christian",
+    "catholic", "buddhist", "hindu", "sikh", "atheist", "black", "white", "asian", "hispanic", "latino", "latina",
+    "african", "african american", "mexican", "chinese", "indian", "arab", "immigrant", "refugee", "deaf", "blind",
+    "disabled", "old", "young", "elderly", "female", "male", "feminist", "native american", "indigenous",
+)
+CIVIL_TEMPLATES = (
+    "I am a {w} woman.", "I am a {w} man.", "As a {w} person, I found this article helpful.",
+    "My neighbour is {w} and she agrees with the council.", "Being {w} is part of who I am.",
+    "The {w} community organised a fundraiser for the hospital.", "My best friend is {w}.",
+    "We welcomed a {w} family to our street last year.", "I am {w} and proud of my town.",
+    "Many {w} voters supported the new school budget.", "The article interviews {w} students about tuition.",
+    "Our {w} teacher won an award this spring.",
+)
+
+
+def civil_identity() -> Corpus:
+    """Civil sentences naming an identity, written here: 0 for every category, so naming a group is not abuse."""
+    texts = [t.format(w=w) for w in IDENTITY_WORDS for t in CIVIL_TEMPLATES]
+    texts = [t.replace(" a a", " an a").replace(" a e", " an e").replace(" a i", " an i") for t in texts]
+    return Corpus("civil-identity", _frame(texts, "civil-identity", **dict.fromkeys(CATEGORIES, 0.0)), (),
+                  "civil sentences naming an identity, from templates in moderation/corpora/abuse.py: 0 for "
+                  "every category")
+
+
+LOADERS = (insults_2012, c3, civil_comments, davidson, ethos, stormfront, wikipedia_toxicity, news_articles,
+           civil_identity)
 
 
 def load_all(names: tuple[str, ...] | None = None) -> list[Corpus]:

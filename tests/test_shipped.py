@@ -1,0 +1,50 @@
+"""Sentinel cases on the shipped models: what a moderator would check first."""
+
+import pytest
+
+from moderation.scoring import load, models_dir
+
+pytestmark = pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load()
+
+
+@pytest.fixture(scope="module")
+def seed_decisions(shipped, seed_pages):
+    from moderation.rows import read_rows
+    from moderation.scoring import score_stream
+
+    rows = [row for path in seed_pages.values() for row in read_rows(str(path))]
+    return {(r["author"], r["page"][:3]): r for r in score_stream(shipped, rows)}
+
+
+def test_the_seeds_abusive_comments_are_flagged(seed_decisions):
+    # "Shillary Clinton is an evil neocon witch."
+    assert seed_decisions[("NeilMcGowan", "000")]["decision"] != "approve"
+    assert seed_decisions[("NeilMcGowan", "004")]["decision"] != "approve"  # "You are yankee SCUM…"
+    assert seed_decisions[("NeilMcGowan", "004")]["reasons"]
+
+
+def test_the_seeds_civil_comments_are_approved(seed_decisions):
+    for key in [("Doc62", "000"), ("MrBlue", "000"), ("QuidProQuo", "004")]:
+        assert seed_decisions[key]["decision"] == "approve", key
+
+
+@pytest.mark.parametrize("text", ["I am a gay Muslim woman", "I am a proud Black man", "My neighbour is Jewish",
+                                  "As a transgender teacher I loved this article"])
+def test_naming_an_identity_is_not_abuse(shipped, text):
+    assert shipped.score([text])["decision"].iloc[0] == "approve"
+
+
+@pytest.mark.parametrize("text", ["You are a worthless piece of sh1t", "f u c k you moron",
+                                  "All immigrants should be shot, they are vermin"])
+def test_plain_and_disguised_abuse_is_flagged(shipped, text):
+    assert shipped.score([text])["decision"].iloc[0] != "approve"
+
+
+def test_empty_whitespace_and_huge_comments(shipped):
+    out = shipped.score(["", "   ", "word " * 250_000])
+    assert len(out) == 3 and out["decision"].notna().all()
