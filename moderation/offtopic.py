@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -51,8 +52,12 @@ ARTICLE_FEATURES = [
     "names_missing",
     "rare_shared",
     "rare_missing",
+    "article_length",
 ]
 COLUMN = {name: i for i, name in enumerate(COMMENT_FEATURES + ARTICLE_FEATURES)}
+# Wording and length say more under a short question than under a long article, similarity the reverse:
+# these features also enter the article path multiplied by the article's log length.
+INTERACTIONS = ["text_score", "length", "cos_article", "cos_passage", "overlap"]
 OVERLAP_FEATURES = {"cos_article", "cos_passage", "overlap", "names_shared", "rare_shared"}
 SPAM_PATTERNS = {"link": URL, "phone": PHONE, "email": EMAIL, "promo": PROMO}
 SPAM_MESSAGES = {
@@ -61,6 +66,7 @@ SPAM_MESSAGES = {
     "email": "e-mail address",
     "promo": "promotional wording",
 }
+MIN_REASON_WEIGHT = 0.05  # logit; smaller pushes are noise to a moderator
 SIGNAL_WEIGHTS = {"link": 1.0, "phone": 2.0, "email": 2.0, "promo": 1.0, "duplicate": 1.5}
 
 
@@ -190,14 +196,16 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
         rows, labels, weights = _expand(y, weight)
         features, _ = self._features(texts, articles, np.zeros(len(texts)))
-        has_article = np.array([article != "" for article in articles])
+        has_article = np.array([article != "" for article in articles], dtype=bool)
         self.comment_text_, self.comment_model_ = self._fit_path(
-            texts, features[:, : len(COMMENT_FEATURES)], ~has_article, rows, labels, weights
+            texts, features[:, : len(COMMENT_FEATURES)], ~has_article, rows, labels, weights, _comment_design
         )
-        self.article_text_, self.article_model_ = self._fit_path(texts, features, has_article, rows, labels, weights)
+        self.article_text_, self.article_model_ = self._fit_path(
+            texts, features, has_article, rows, labels, weights, _article_design
+        )
         return self
 
-    def _fit_path(self, texts, features, members, rows, labels, weights):
+    def _fit_path(self, texts, features, members, rows, labels, weights, design):
         """A path's own comment-only TF-IDF model and its regression, fitted on the rows of its shape.
 
         Comments judged alone and comments judged against an article come from different corpora and
@@ -213,7 +221,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         )
         features = features.copy()
         features[:, 0] = self._out_of_fold_text_scores(texts, np.flatnonzero(members), rows, labels, weights)
-        linear = self._linear().fit(features[rows], labels, logisticregression__sample_weight=weights)
+        linear = self._linear().fit(design(features[rows]), labels, logisticregression__sample_weight=weights)
         return text_model, linear
 
     def _text_pipeline(self):
@@ -253,7 +261,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         bounds = np.cumsum([0] + [len(piece) for piece in pieces])
         return _Articles(
             codes=codes,
-            has_article=np.array([article != "" for article in articles]),
+            has_article=np.array([article != "" for article in articles], dtype=bool),
             vectors=self.similarity_.transform(uniques),
             passage_vectors=[flat[bounds[k] : bounds[k + 1]] for k in range(len(uniques))],
             token_sets=[set(analyzer(article)) for article in uniques],
@@ -287,6 +295,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
                 math.log1p(len(found) - sum(found)),
                 math.log1p(len(rare & article_tokens)),
                 math.log1p(len(rare - article_tokens)),
+                math.log1p(len(article_tokens)),
             ]
         return out, prepared
 
@@ -295,7 +304,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
     def _batch(self, X: pd.DataFrame) -> _Batch:
         texts, articles = _column(X, "text"), self._articles(X)
-        has_article = np.array([article != "" for article in articles])
+        has_article = np.array([article != "" for article in articles], dtype=bool)
         text_scores = np.zeros(len(texts))
         for path_rows, model in ((~has_article, self.comment_text_), (has_article, self.article_text_)):
             if path_rows.any():
@@ -314,15 +323,16 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         return np.array([weights[name] for name in [*SPAM_PATTERNS, "duplicate"]])
 
     def _logits(self, batch: _Batch) -> np.ndarray:
-        logits = self.comment_model_.decision_function(batch.features[:, : len(COMMENT_FEATURES)])
+        logits = self.comment_model_.decision_function(_comment_design(batch.features))
         if batch.has_article.any():
-            logits[batch.has_article] = self.article_model_.decision_function(batch.features[batch.has_article])
+            design = _article_design(batch.features[batch.has_article])
+            logits[batch.has_article] = self.article_model_.decision_function(design)
         return logits + batch.spam @ self._signal_weights()
 
     # ----- prediction ----------------------------------------------------------------------------------
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self._logits(self._batch(X))
+        return self._logits(self._batch(X)) if len(X) else np.zeros(0)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         positive = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
@@ -342,15 +352,18 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
         A reason's weight is its feature's contribution to the logit relative to an average training comment.
         """
+        if not len(X):
+            return []
         batch = self._batch(X)
         reasons = []
         for i, text in enumerate(batch.texts):
             with_article = batch.has_article[i]
             model = self.article_model_ if with_article else self.comment_model_
-            row = batch.features[i] if with_article else batch.features[i, : len(COMMENT_FEATURES)]
+            row = (_article_design if with_article else _comment_design)(batch.features[i : i + 1])[0]
             text_model = self.article_text_ if with_article else self.comment_text_
             found = self._reasons(text, row, _contributions(model, row), batch.article_tokens[i], text_model)
             found += self._spam_reasons(text, batch.spam[i])
+            found = [reason for reason in found if reason["weight"] >= MIN_REASON_WEIGHT]
             reasons.append(sorted(found, key=lambda r: -r["weight"])[:top])
         return reasons
 
@@ -383,10 +396,10 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
                 match = self._top_term(text, text_model)
                 message = "wording common in off-topic comments" + (f": “{match.group()}”" if match else "")
                 found.append(_reason("wording", message, weight, match))
-            elif name == "names_missing":
+            elif name == "names_missing" and row[COLUMN["names_missing"]] > 0:
                 match = next((m for m in names(text) if m.group().lower() not in article_tokens), None)
                 found.append(_reason("names_not_in_article", "names not mentioned in the article", weight, match))
-            elif name == "rare_missing":
+            elif name == "rare_missing" and row[COLUMN["rare_missing"]] > 0:
                 match = self._first_missing_rare(text, article_tokens)
                 found.append(_reason("terms_not_in_article", "specific terms not found in the article", weight, match))
         return found
@@ -411,7 +424,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     @staticmethod
     def _top_term(text: str, text_model) -> re.Match | None:
         """The word that pushes the comment-only TF-IDF score furthest toward off-topic, as a match in ``text``."""
-        words = list(re.finditer(r"\w[\w'’-]*\w", text))
+        words = [m for m in re.finditer(r"\w[\w'’-]*\w", text) if m.group().lower() not in ENGLISH_STOP_WORDS]
         if not words:
             return None
         vectorizer, regression = text_model[0], text_model[-1]
@@ -430,12 +443,31 @@ def _expand(y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return rows[keep], labels[keep], weights[keep]
 
 
+def _comment_design(features: np.ndarray) -> np.ndarray:
+    return features[:, : len(COMMENT_FEATURES)]
+
+
+def _article_design(features: np.ndarray) -> np.ndarray:
+    """All features plus INTERACTIONS times the article's log length."""
+    length = features[:, [COLUMN["article_length"]]]
+    return np.column_stack([features, features[:, [COLUMN[name] for name in INTERACTIONS]] * length])
+
+
 def _contributions(model, row: np.ndarray) -> dict[str, tuple[float, float]]:
-    """Per feature: coefficient times standardised value (its push on the logit from the average), and z."""
+    """Per feature: coefficient times standardised value (its push on the logit from the average), and z.
+
+    An interaction's push is added to its feature's; the article's length alone is context, not a reason.
+    """
     scaler, regression = model[0], model[-1]
     z = (row - scaler.mean_) / scaler.scale_
-    names_ = (COMMENT_FEATURES + ARTICLE_FEATURES)[: len(row)]
-    return dict(zip(names_, zip((regression.coef_[0] * z).tolist(), z.tolist(), strict=True), strict=True))
+    push = regression.coef_[0] * z
+    names_ = (COMMENT_FEATURES + ARTICLE_FEATURES + INTERACTIONS)[: len(row)]
+    out: dict[str, tuple[float, float]] = {}
+    for name, weight, value in zip(names_, push.tolist(), z.tolist(), strict=True):
+        previous = out.get(name, (0.0, value))
+        out[name] = (previous[0] + weight, previous[1])
+    out.pop("article_length", None)
+    return out
 
 
 def _reason(signal: str, message: str, weight: float, match: re.Match | None = None) -> dict:
@@ -448,3 +480,98 @@ def _reason(signal: str, message: str, weight: float, match: re.Match | None = N
         "category": "off_topic",
         "weight": round(float(weight), 4),
     }
+
+
+# ----- evaluation: grouped cross-validation against the two plain baselines ---------------------------
+
+
+def cosine_baseline(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """1 - TF-IDF cosine between comment and article (1 without an article)."""
+    vectorizer = TfidfVectorizer(sublinear_tf=True).fit(
+        _column(train, "text") + sorted(set(_column(train, "article")) - {""})
+    )
+    similarity = vectorizer.transform(_column(test, "text")).multiply(vectorizer.transform(_column(test, "article")))
+    return 1.0 - np.asarray(similarity.sum(axis=1)).ravel()
+
+
+def comment_only_baseline(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """A plain TF-IDF logistic regression on the comment alone, fitted per corpus (the stronger variant)."""
+    scores = np.zeros(len(test))
+    for corpus in test["corpus"].unique():
+        own = train[train["corpus"] == corpus]
+        rows, labels, weights = _expand(own["off_topic"].to_numpy(float), np.ones(len(own)))
+        at = np.flatnonzero(test["corpus"].to_numpy() == corpus)
+        if len(np.unique(labels)) < 2:
+            continue
+        model = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000))
+        model.fit(own["text"].iloc[rows], labels, logisticregression__sample_weight=weights)
+        scores[at] = model.decision_function(test["text"].iloc[at])
+    return scores
+
+
+def corpus_weights(data: pd.DataFrame) -> np.ndarray:
+    """Sample weights giving every corpus the same total weight, so the small ones are not drowned."""
+    sizes = data["corpus"].map(data["corpus"].value_counts()).to_numpy(float)
+    return len(data) / (data["corpus"].nunique() * sizes)
+
+
+def grouped_scores(model: OffTopicModel, data: pd.DataFrame, folds: int = 5) -> pd.DataFrame:
+    """Out-of-fold off-topic scores of ``model`` and both baselines, folds keeping each ``group`` together."""
+    scores = pd.DataFrame(0.0, index=data.index, columns=["ours", "cosine", "comment_lr"])
+    weights = corpus_weights(data)
+    for train, test in GroupKFold(folds).split(data, groups=data["group"]):
+        fitted = clone(model).fit(data.iloc[train], data["off_topic"].iloc[train], sample_weight=weights[train])
+        scores.iloc[test, 0] = fitted.predict_proba(data.iloc[test])[:, 1]
+        scores.iloc[test, 1] = cosine_baseline(data.iloc[train], data.iloc[test])
+        scores.iloc[test, 2] = comment_only_baseline(data.iloc[train], data.iloc[test])
+    return scores
+
+
+def auc_table(data: pd.DataFrame, scores: pd.DataFrame, evaluations: dict) -> dict[str, dict[str, float]]:
+    """ROC AUC of each score column for each evaluation, with ours / best baseline."""
+    table = {}
+    for name, evaluation in evaluations.items():
+        kind = data["kind"]
+        mask = (data["corpus"] == evaluation.corpus) & kind.isin(evaluation.positive + evaluation.negative)
+        truth = kind[mask].isin(evaluation.positive)
+        row = {column: round(float(roc_auc_score(truth, scores.loc[mask, column])), 4) for column in scores}
+        row.update(n=int(mask.sum()), positives=int(truth.sum()))
+        row["ours/cosine"] = round(row["ours"] / row["cosine"], 3)
+        row["ours/comment_lr"] = round(row["ours"] / row["comment_lr"], 3)
+        table[name] = row
+    return table
+
+
+def review_threshold(
+    data: pd.DataFrame, scores: np.ndarray, evaluations: dict, precision: float = 0.7
+) -> tuple[float, dict[str, dict[str, float]]]:
+    """The lowest probability at which at least ``precision`` of the comments sent to review are off-topic.
+
+    Measured on out-of-fold ``scores`` over the ``evaluations`` (one per corpus), each weighing the same
+    in total so that no corpus decides alone. Returns the threshold and, per evaluation, the precision,
+    recall and share of comments sent to review at it.
+    """
+    parts = []
+    for name, evaluation in evaluations.items():
+        mask = (data["corpus"] == evaluation.corpus) & data["kind"].isin(evaluation.positive + evaluation.negative)
+        mask = mask.to_numpy()
+        parts.append((name, data["kind"][mask].isin(evaluation.positive).to_numpy(), scores[mask]))
+    truth = np.concatenate([t for _, t, _ in parts])
+    p = np.concatenate([s for _, _, s in parts])
+    weight = np.concatenate([np.full(len(t), 1.0 / len(t)) for _, t, _ in parts])
+    threshold = 0.5
+    for candidate in np.round(np.arange(0.05, 0.96, 0.01), 2):
+        flagged = p >= candidate
+        if flagged.any() and (weight * truth * flagged).sum() / (weight * flagged).sum() >= precision:
+            threshold = float(candidate)
+            break
+    report = {}
+    for name, t, s in parts:
+        flagged = s >= threshold
+        report[name] = {
+            "precision": round(float(t[flagged].mean()), 3) if flagged.any() else None,
+            "recall": round(float(flagged[t].mean()), 3),
+            "sent_to_review": round(float(flagged.mean()), 3),
+            "off_topic_share": round(float(t.mean()), 3),
+        }
+    return threshold, report

@@ -173,3 +173,31 @@ def load_dragnet(max_comments: int = 25, seed: int = 0) -> Corpus:
 
 def load_all() -> list[Corpus]:
     return [load_c3(), load_semeval(), load_dragnet()]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One ROC AUC figure: which corpus, and which of its ``kind`` values count as off-topic or on-topic."""
+
+    corpus: str
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+
+
+EVALUATIONS = {
+    "c3 >=2 non_relevant votes vs fewer": Evaluation(
+        "c3", ("votes:2", "votes:3", "votes:4", "votes:5"), ("votes:0", "votes:1")
+    ),
+    "semeval Bad vs Good": Evaluation("semeval", ("Bad",), ("Good",)),
+    "semeval Dialogue+Bad vs Good+Potential": Evaluation("semeval", ("Bad", "Dialogue"), ("Good", "Potential")),
+    "dragnet foreign vs own article": Evaluation("dragnet", ("foreign",), ("own",)),
+}
+# One evaluation per corpus for choosing the review threshold (the broader SemEval one: Dialogue is off-topic too).
+THRESHOLD_EVALUATIONS = {
+    name: EVALUATIONS[name]
+    for name in (
+        "c3 >=2 non_relevant votes vs fewer",
+        "semeval Dialogue+Bad vs Good+Potential",
+        "dragnet foreign vs own article",
+    )
+}
