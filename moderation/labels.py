@@ -100,9 +100,11 @@ def text_key(text: str) -> str:
 
 def _merge_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[LabelProblem]]:
     """Keep the first of each group of agreeing repeats; report every row of a group that disagrees."""
-    problems, keep = [], []
+    keys = frame["text"].map(text_key)
+    repeated = keys.duplicated(keep=False)
+    problems, keep = [], list(frame.index[~repeated])
     where = frame["file"] + ":" + frame["line"].astype(str)
-    for _, group in frame.groupby(frame["text"].map(text_key), sort=False):
+    for _, group in frame[repeated].groupby(keys[repeated], sort=False):
         labels = group[list(LABELS)]
         conflicting = [c for c in LABELS if labels[c].dropna().nunique() > 1]
         if conflicting:
