@@ -184,9 +184,13 @@ def evaluate(model, labels, as_json):
     """
     import json
 
+    from moderation.artifacts import ArtifactError
     from moderation.evaluate import evaluate_model, format_report
 
-    report, problems = evaluate_model(list(labels), model)
+    try:
+        report, problems = evaluate_model(list(labels), model)
+    except ArtifactError as exc:
+        raise click.ClickException(str(exc)) from exc
     for problem in problems:
         click.echo(f"left out {problem}", err=True)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

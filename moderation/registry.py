@@ -35,8 +35,8 @@ RULE = (f"A new model replaces the current one only when no ROC AUC it is measur
         "labels it contradicts that strongly are inverted or mis-mapped, and no comparison on them means anything.")
 
 
-class RegistryError(LookupError):
-    """A model or version the registry does not know."""
+class RegistryError(artifacts.ArtifactError):
+    """A model or version the registry does not know (an ArtifactError, so every command reports it alike)."""
 
 
 @dataclass(frozen=True)
@@ -177,13 +177,19 @@ def find(version: str, folder: Path) -> tuple[str, Path]:
     raise RegistryError(f"no model with version {version!r} in {folder}")
 
 
+def _figure(card: dict, label: str, corpus: str) -> dict | None:
+    """A card's cross-validated figures for one label on one corpus, when it has them in that shape."""
+    by_corpus = card.get("metrics", {}).get(label)
+    figure = by_corpus.get(corpus) if isinstance(by_corpus, dict) else None
+    return figure if isinstance(figure, dict) and figure.get("roc_auc") is not None else None
+
+
 def shared_comparisons(old_card: dict, new_card: dict) -> list[Comparison]:
     """The two cards' cross-validated ROC AUC per category on each news corpus both were measured on."""
     out = []
-    for label, by_corpus in new_card.get("metrics", {}).items():
+    for label in new_card.get("metrics", {}):
         for corpus in NEWS_CORPORA:
-            old = old_card.get("metrics", {}).get(label, {}).get(corpus)
-            new = by_corpus.get(corpus)
+            old, new = _figure(old_card, label, corpus), _figure(new_card, label, corpus)
             if old and new and min(new["positives"], new["n"] - new["positives"]) >= MIN_CLASS_SHARED:
                 out.append(Comparison(label, f"{corpus} (cross-validated)", old["roc_auc"], new["roc_auc"], new["n"],
                                       new["positives"], old["pr_auc"], new["pr_auc"]))

@@ -185,10 +185,10 @@ def quick_sample(corpora: list[Corpus], rows: int | None = None, seed: int = 0) 
             for c in corpora]
 
 
-def site_table(labels: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
-    """The site's rows that carry at least one of ``names``, shaped like a corpus table."""
+def site_table(labels: pd.DataFrame, names: tuple[str, ...], keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The site's rows that carry at least one of ``names``, shaped like a corpus table (plus ``keep`` columns)."""
     rows = labels[labels[list(names)].notna().any(axis=1)]
-    return rows[["text", *names]].assign(corpus="site").reset_index(drop=True)
+    return rows[["text", *keep, *names]].assign(corpus="site").reset_index(drop=True)
 
 
 def model_scores(name: str, estimator, card: dict, frame: pd.DataFrame) -> pd.DataFrame:
@@ -225,8 +225,10 @@ def _fit_offtopic(out: Path, labels: pd.DataFrame, corpora, share: float, quick:
     fit = globals().get("train_offtopic")
     if fit is None:
         raise NotImplementedError("this version has no off-topic training (train.train_offtopic)")
-    site = site_table(labels, ("off_topic",)).assign(article=labels["article"].fillna(""))
-    return fit(out, extra=site, site_share=share, quick=quick)
+    site = site_table(labels, ("off_topic",), keep=("article",))
+    card = fit(out, extra=site.assign(article=site["article"].fillna("")), site_share=share, quick=quick)
+    used = share if len(site) else 0.0
+    return card | {"site_labels": {"rows_trained_on": len(site), "share_of_training_weight": used, "how": WEIGHTING}}
 
 
 FITTERS = {"abuse": _fit_abuse, "offtopic": _fit_offtopic}
@@ -242,6 +244,25 @@ def new_model_path(name: str, folder: Path) -> Path:
     return path
 
 
+def compare_with_current(name: str, new: artifacts.Artifact, new_report: dict, held: pd.DataFrame,
+                         folder: Path) -> tuple[str | None, list, bool, str]:
+    """The current model's version, the comparisons with it, whether to promote the new model and why."""
+    current = registry.current(name, folder)
+    if not current.exists():
+        return None, [], True, f"there was no current {name} model"
+    try:
+        old = artifacts.load(current)
+    except artifacts.ArtifactError as exc:
+        return None, [], True, f"the current model cannot be loaded: {exc}"
+    comparisons = (registry.site_comparisons(held_back_report(name, old, held), new_report)
+                   + registry.shared_comparisons(old.card, new.card))
+    promoted, reason = registry.promotion_check(comparisons)
+    if new.card.get("quick") and not old.card.get("quick"):
+        promoted, reason = False, ("a quick model (trained on a sample) never replaces a fully trained one: train "
+                                   "without --quick to replace it")
+    return old.card.get("version"), comparisons, promoted, reason
+
+
 def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quick: bool = False,
             skip_bad: bool = False, share: float = SITE_SHARE, holdout: float = HOLDOUT,
             corpora: list[Corpus] | None = None, progress: bool = True) -> Retraining:
@@ -255,8 +276,9 @@ def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quic
     from moderation.scoring import models_dir
 
     folder = models_dir()
+    labels = [labels] if isinstance(labels, str | Path) else list(labels)
     steps = tqdm(total=4, desc="reading labels", file=sys.stderr, disable=not progress, unit="step")
-    frame, problems = read_labels(list(labels)) if labels else (pd.DataFrame(columns=LABEL_COLUMNS), [])
+    frame, problems = read_labels(labels) if labels else (pd.DataFrame(columns=LABEL_COLUMNS), [])
     if problems and not skip_bad:
         steps.close()
         raise LabelsError(problems)
@@ -272,30 +294,14 @@ def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quic
                             f"stratified by abusive and off_topic, {holdout:.0%}, seed 0"}
     artifacts.write_card(path, card)
     steps.update()
-    steps.set_description("measuring on held-back labels")
+    steps.set_description("comparing with the current model")
     new = artifacts.load(path)
-    current = registry.current(model, folder)
-    try:
-        old = artifacts.load(current) if current.exists() else None
-    except artifacts.ArtifactError as exc:
-        old, comparisons, verdict = None, [], (True, f"the current model cannot be loaded: {exc}")
-    else:
-        verdict = (True, f"there was no current {model} model")
-        comparisons = []
     new_report = held_back_report(model, new, held)
-    if old is not None:
-        comparisons = (registry.site_comparisons(held_back_report(model, old, held), new_report)
-                       + registry.shared_comparisons(old.card, new.card))
-        verdict = registry.promotion_check(comparisons)
-        if quick and not old.card.get("quick"):
-            verdict = (False, "a quick model (trained on a sample) never replaces a fully trained one: train without "
-                              "--quick to replace it")
+    compared_with, comparisons, promoted, reason = compare_with_current(model, new, new_report, held, folder)
     steps.update()
-    steps.set_description("comparing")
-    promoted, reason = verdict
+    steps.set_description("writing the card and registry")
     card |= {"held_back_metrics": new_report, "promotion": {
-        "compared_with": old.card.get("version") if old else None, "promoted": promoted, "reason": reason,
-        "rule": registry.RULE}}
+        "compared_with": compared_with, "promoted": promoted, "reason": reason, "rule": registry.RULE}}
     artifacts.write_card(path, card)
     if promoted:
         registry.promote(model, path, reason, folder)
