@@ -133,3 +133,34 @@ def test_sample_writes_a_file_ready_for_labelling(models, tmp_path, strategy):
 
     frame, problems = read_labels(tmp_path / "labeled.csv")  # the file goes straight back as labels
     assert problems == [] and len(frame) == 20
+
+
+def test_promotion_rule_tolerates_noise_not_real_drops():
+    from moderation.registry import Comparison, promotion_check
+
+    small = Comparison("abusive", "insults-2012 (cross-validated)", 0.84, 0.81, 400, 100)  # within 2 SE
+    big = Comparison("abusive", "insults-2012 (cross-validated)", 0.90, 0.88, 6500, 1700)  # 0.02 on 6500 rows
+    assert small.allowed > 0.03 and not small.worse
+    assert big.allowed == pytest.approx(0.0145, abs=0.002) and big.worse
+    assert promotion_check([small])[0] and not promotion_check([small, big])[0]
+    inverted = Comparison("abusive", registry.SITE, 0.2, 0.6, 100, 40)
+    promoted, reason = promotion_check([inverted])
+    assert not promoted and "inverted" in reason
+
+
+def test_first_promotion_keeps_the_shipped_default_reachable(tiny_model_file, tmp_path):
+    import shutil
+
+    from moderation import artifacts
+
+    for suffix in (".joblib", ".card.json"):
+        shutil.copy(tiny_model_file.with_name("abuse" + suffix), tmp_path / ("abuse" + suffix))
+    assert registry.current("abuse", tmp_path) == tmp_path / "abuse.joblib"  # no registry: the shipped file
+    card = artifacts.read_card(tmp_path / "abuse.joblib") | {"version": "abuse-new"}
+    artifacts.save(artifacts.load(tmp_path / "abuse.joblib").estimator, tmp_path / "abuse-new.joblib", card)
+    registry.promote("abuse", tmp_path / "abuse-new.joblib", "test", tmp_path)
+    assert [e["version"] for e in registry.read(tmp_path)["abuse"]["history"]] == ["tiny-test", "abuse-new"]
+    assert registry.rollback("abuse", tmp_path).file == "abuse.joblib"
+    with pytest.raises(registry.RegistryError, match="oldest"):
+        registry.rollback("abuse", tmp_path)
+    assert registry.find("abuse-new", tmp_path) == ("abuse", tmp_path / "abuse-new.joblib")
