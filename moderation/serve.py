@@ -69,7 +69,7 @@ SUGGEST_LABELS = {"TOXICITY": "abusive", "INSULT": "insult", "PROFANITY": "obsce
                   "IDENTITY_ATTACK": "hate", "SPAM": "off_topic", "OFF_TOPIC": "off_topic"}
 ABUSE_CATEGORIES = ("insult", "obscene", "threat", "hate")  # each implies abusive in the retraining format
 CORAL_VERDICTS = {"APPROVED": 0, "DELETED": 1, "REJECTED": 1}
-CORAL_FLAG_REASON = {"off_topic": "COMMENT_DETECTED_SPAM"}  # every other category: COMMENT_DETECTED_TOXIC
+CORAL_FLAG_REASON = {REASON_CODES["off_topic"]: "COMMENT_DETECTED_SPAM"}  # every other code: ..._TOXIC
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  405: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 500: "INTERNAL", 503: "UNAVAILABLE"}
 SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
@@ -87,17 +87,14 @@ class ApiError(Exception):
         self.message = message
 
     def response(self) -> Response:
-        body = {"error": {"code": self.status, "message": self.message, "status": GOOGLE_STATUS.get(self.status,
-                                                                                                   "UNKNOWN")}}
-        return json_response(body, self.status)
+        status = GOOGLE_STATUS.get(self.status, "UNKNOWN")
+        return json_response({"error": {"code": self.status, "message": self.message, "status": status}}, self.status)
 
 
 def _plain(value):
-    """numpy scalars and arrays as JSON values (the scored frame carries them)."""
+    """numpy scalars as JSON values (the scored frame carries them)."""
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
@@ -330,7 +327,7 @@ class LabelStore:
         handle.seek(self._offset)
         data = handle.read()
         for line in data.splitlines():
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, AttributeError):  # a torn or hand-edited line
                 self._seen.add(record_key(json.loads(line)))
         self._offset += len(data)
         self._torn = self._torn if not data else not data.endswith(b"\n")
@@ -389,9 +386,7 @@ def coral_response(row: dict) -> dict | None:
     """
     if row["decision"] == "approve":
         return None
-    off_topic = REASON_CODES["off_topic"]
-    reasons = dict.fromkeys("COMMENT_DETECTED_SPAM" if code == off_topic else "COMMENT_DETECTED_TOXIC"
-                            for code in row["reason_codes"])
+    reasons = dict.fromkeys(CORAL_FLAG_REASON.get(code, "COMMENT_DETECTED_TOXIC") for code in row["reason_codes"])
     return {"status": "REJECTED" if row["decision"] == "reject" else "SYSTEM_WITHHELD",
             "actions": [{"actionType": "FLAG", "action": "FLAG", "reason": reason} for reason in reasons]}
 
@@ -539,8 +534,8 @@ class Observe:
 
 # --- The app -----------------------------------------------------------------------------------------------------
 
-async def read_json(request: Request, max_bytes: int) -> tuple[bytes, dict]:
-    """The raw body (signatures are over its bytes) and its JSON object; 413 past ``max_bytes``."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refused with 413 past ``max_bytes`` (read no further than that)."""
     too_large = ApiError(413, f"Request body too large: the limit is {max_bytes} bytes")
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
@@ -550,13 +545,18 @@ async def read_json(request: Request, max_bytes: int) -> tuple[bytes, dict]:
         raw += chunk
         if len(raw) > max_bytes:
             raise too_large
+    return bytes(raw)
+
+
+def parse_json(raw: bytes) -> dict:
+    """A request body's JSON object, or a 400 saying what is wrong with it."""
     try:
         value = json.loads(raw)
     except ValueError as exc:
         raise ApiError(400, f"Invalid JSON payload received: {exc}") from None
     if not isinstance(value, dict):
         raise ApiError(400, "Invalid JSON payload received: expected a JSON object")
-    return bytes(raw), value
+    return value
 
 
 class Service:
@@ -594,7 +594,7 @@ class Service:
 
     async def analyze(self, request: Request) -> Response:
         self.authorize(request)
-        _, body = await read_json(request, self.max_body)
+        body = parse_json(await read_body(request, self.max_body))
         req = analyze_request(body, self.attributes, self.max_text)
         spans = sentence_spans(req.text) if req.spans else []
         jobs = [self.batcher.score([req.text], req.article)]
@@ -606,7 +606,7 @@ class Service:
 
     async def suggestscore(self, request: Request) -> Response:
         self.authorize(request)
-        _, body = await read_json(request, self.max_body)
+        body = parse_json(await read_body(request, self.max_body))
         record = suggest_record(body, datetime.now(UTC), self.max_text)
         written = await run_in_threadpool(self.labels.add, record)
         log.info("suggestscore id=%s %s", record["id"], "stored" if written else "already stored")
@@ -616,13 +616,13 @@ class Service:
         if not self.coral_secret:
             raise ApiError(503, "Coral external moderation is not configured: set MODERATION_CORAL_SECRET to the "
                                 "phase's signing secret and restart")
-        raw, body = await read_json(request, self.max_body)
         header = request.headers.get("x-coral-signature")
         if not header:
             raise ApiError(401, "Missing X-Coral-Signature header")
+        raw = await read_body(request, self.max_body)
         if not verify_signature(self.coral_secret, raw, header):
             raise ApiError(403, "X-Coral-Signature does not match the body and the configured secret")
-        comment_id, text = coral_comment(body, self.max_text)
+        comment_id, text = coral_comment(parse_json(raw), self.max_text)
         if not text.strip():
             return Response(status_code=204)
         (row,) = await self.batcher.score([text])  # Coral sends the story's URL, not its text
@@ -633,7 +633,7 @@ class Service:
     async def score(self, request: Request) -> Response:
         """Our batch API: ``{"comments": [{id, text, article?}], "reasons"}`` -> rows as ``moderation score``."""
         self.authorize(request)
-        _, body = await read_json(request, self.max_body)
+        body = parse_json(await read_body(request, self.max_body))
         inputs = score_inputs(body, self.max_text)
         reasons = body.get("reasons", "flagged")
         if reasons not in REASON_MODES:
