@@ -51,7 +51,7 @@ def main() -> None:
     site_corpus = next(c for c in corpora if c.name == args.site)
     others = [c for c in corpora if c.name != args.site]
     others = quick_sample(others) if args.quick else others
-    pool, test = split_holdout(site_corpus.frame, args.test / len(site_corpus.frame), seed=1)
+    pool, test = split_holdout(site_corpus.frame, args.test / len(site_corpus.frame))
     pool = pool.sample(frac=1, random_state=0).reset_index(drop=True)
     print(f"site: {args.site}, test set {len(test)} rows ({int(test[args.label].sum())} {args.label}), "
           f"shared data: {', '.join(c.name for c in others)} ({sum(len(c.frame) for c in others)} rows)"

@@ -13,6 +13,7 @@ reported, since no rule can say which moderator was right.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -158,13 +159,18 @@ def strata(frame: pd.DataFrame) -> pd.Series:
     return code("abusive") + code("off_topic")
 
 
-def split_holdout(frame: pd.DataFrame, share: float = 0.25, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified (train, held back) parts of a label table; the same seed always holds back the same rows."""
-    rng = np.random.default_rng(seed)
+def split_holdout(frame: pd.DataFrame, share: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified (train, held back) parts of a label table.
+
+    Within each stratum the comments whose text hashes lowest are held back, so a comment falls on the same side
+    in every run and every label file, however the files grow: a model retrained here has not seen the comments
+    a later run holds back to compare it with.
+    """
+    order = frame["text"].map(lambda text: hashlib.sha256(text_key(text).encode()).hexdigest())
     held = np.zeros(len(frame), bool)
     for rows in strata(frame).groupby(strata(frame)).indices.values():
-        take = int(round(share * len(rows)))
-        held[rng.permutation(rows)[:take]] = True
+        ranked = rows[np.argsort(order.to_numpy()[rows], kind="stable")]
+        held[ranked[:int(round(share * len(rows)))]] = True
     return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
 
 

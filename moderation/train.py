@@ -291,7 +291,7 @@ def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quic
     card |= {"version": path.stem, "quick": quick,
              "label_files": [{"file": str(f), "sha256": artifacts.sha256_file(f)} for f in labels]}
     card["site_labels"] |= {"rows": len(frame), "held_back": len(held), "held_back_split":
-                            f"stratified by abusive and off_topic, {holdout:.0%}, seed 0"}
+                            f"{holdout:.0%} of each abusive x off_topic stratum, lowest text hashes first"}
     artifacts.write_card(path, card)
     steps.update()
     steps.set_description("comparing with the current model")
