@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import defaultdict
 
 import numpy as np
 import pandas as pd
@@ -38,7 +37,7 @@ def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, 
         ("normalize", FunctionTransformer(normalize_all)),
         ("tfidf", FeatureUnion([
             ("word", TfidfVectorizer(ngram_range=word_ngrams, **common)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, **common)),
+            ("char", TfidfVectorizer(analyzer=CharNgrams(char_ngrams), **common)),
         ])),
     ])
 
@@ -131,80 +130,126 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= 0.5).astype(int)
 
-    def explain(self, texts, features, categories_per_row: list[list[str]], top: int = 5) -> list[list[dict]]:
+    def explain(self, texts, features, categories_per_row: list[list[str]], top: int = 3,
+                min_share: float = 0.5) -> list[list[dict]]:
         """For each text, the words that pushed the named categories up most, with offsets into the original.
 
-        A feature's contribution is its TF-IDF value times the head's coefficient; word n-grams are shared
-        among their words and character n-grams among the words of the whitespace chunk they came from.
+        A feature's contribution is its TF-IDF value times the head's coefficient, shared among the
+        whitespace-separated words it came from. Per category, at most ``top`` words are kept, each at least
+        ``min_share`` of the strongest one's weight: a few clear words are what a moderator's screen should
+        highlight (and what matches human-marked toxic spans best, see benchmarks/abuse.py).
         """
-        union = self.features_.named_steps["tfidf"]
-        word_vocab = union.transformer_list[0][1].vocabulary_
-        n_word = len(word_vocab)
-        char_vocab = union.transformer_list[1][1].vocabulary_
-        lo, hi = self.char_ngrams
-        coefs = {c: self.heads_[c].coef_.ravel() for c in self.classes_}
-        out = []
-        for i, (text, categories) in enumerate(zip(_as_texts(texts), categories_per_row, strict=True)):
-            if not categories:
-                out.append([])
-                continue
-            row = features[i]
-            value = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
-            norm, offsets = normalize_with_offsets(text)
-            tokens = [m.span() for m in WORD_TOKEN.finditer(norm)]
-            shares = _feature_shares(norm, tokens, word_vocab, char_vocab, n_word, lo, hi, value)
-            reasons = []
-            for category in categories:
-                coef = coefs[category]
-                weight = defaultdict(float)
-                for span, features_of_span in shares.items():
-                    weight[span] = sum(share * coef[f] for f, share in features_of_span)
-                for (start, end), w in sorted(weight.items(), key=lambda kv: -kv[1])[:top]:
-                    if w <= 0:
-                        break
-                    begin, stop = original_span(offsets, start, end)
-                    reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
-                                    "weight": round(float(w), 4)})
-            out.append(sorted(reasons, key=lambda r: -r["weight"]))
+        explainer = _Explainer(self)
+        return [explainer.reasons(text, features[i], categories, top, min_share) if categories else []
+                for i, (text, categories) in enumerate(zip(_as_texts(texts), categories_per_row, strict=True))]
+
+
+CACHE_WORDS = 200_000  # bounded per-word caches: enough for a news site's vocabulary, a few tens of MB at most
+
+
+class CharNgrams:
+    """scikit-learn's char_wb analyzer, cached per word: comment streams repeat words, so most words' n-grams
+    are looked up rather than sliced again. The cache is not pickled."""
+
+    def __init__(self, ngram_range=(3, 5)):
+        self.ngram_range = tuple(ngram_range)
+        self._cache: dict[str, list[str]] = {}
+
+    def word_grams(self, word: str) -> list[str]:
+        padded, grams = f" {word} ", []
+        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            if len(padded) < n:
+                grams.append(padded)  # as scikit-learn: a short word counts once, whole
+                break
+            grams.extend(padded[k:k + n] for k in range(len(padded) - n + 1))
+        return grams
+
+    def __call__(self, text: str) -> list[str]:
+        out: list[str] = []
+        cache = self._cache
+        for word in text.split():
+            grams = cache.get(word)
+            if grams is None:
+                grams = self.word_grams(word)
+                if len(cache) < CACHE_WORDS:
+                    cache[word] = grams
+            out.extend(grams)
         return out
 
+    def __getstate__(self) -> dict:
+        return {"ngram_range": self.ngram_range}
 
-def _feature_shares(norm, tokens, word_vocab, char_vocab, n_word, lo, hi, value) -> dict:
-    """Map each token span to (feature index, share of that feature's TF-IDF value) pairs."""
-    shares: dict[tuple[int, int], list[tuple[int, float]]] = defaultdict(list)
-    words = [norm[a:b] for a, b in tokens]
-    for n in (1, 2):
-        for k in range(len(words) - n + 1):
-            f = word_vocab.get(" ".join(words[k:k + n]))
-            if f is not None and f in value:
-                for span in tokens[k:k + n]:
-                    shares[span].append((f, value[f] / n))
-    chunk_counts = []
-    totals: dict[int, int] = defaultdict(int)
-    starts = [a for a, _ in tokens]
-    for chunk in re.finditer(r"\S+", norm):
-        counts = _char_ngram_counts(f" {chunk.group()} ", char_vocab, n_word, lo, hi, value)
-        for f, count in counts.items():
-            totals[f] += count
-        first, last = bisect_left(starts, chunk.start()), bisect_left(starts, chunk.end())
-        inside = [span for span in tokens[first:last] if span[1] <= chunk.end()]
-        chunk_counts.append((inside or [chunk.span()], counts))
-    for inside, counts in chunk_counts:
-        for f, count in counts.items():
-            for span in inside:
-                shares[span].append((f, value[f] * count / totals[f] / len(inside)))
-    return shares
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["ngram_range"])
 
 
-def _char_ngram_counts(padded: str, char_vocab, n_word, lo, hi, value) -> dict[int, int]:
-    """The char_wb n-grams of one padded word, as scikit-learn's analyzer makes them, by feature index."""
-    counts: dict[int, int] = defaultdict(int)
-    for n in range(lo, hi + 1):
-        grams = [padded] if len(padded) < n else [padded[k:k + n] for k in range(len(padded) - n + 1)]
-        for gram in grams:
-            f = char_vocab.get(gram)
-            if f is not None and f + n_word in value:
-                counts[f + n_word] += 1
-        if len(padded) < n:
-            break
-    return counts
+class _Explainer:
+    """Per-call helper for ``AbuseModel.explain``: vocabularies, the heads' coefficients as one matrix, and a
+    per-word cache of character feature indices."""
+
+    def __init__(self, model: AbuseModel):
+        union = model.features_.named_steps["tfidf"]
+        word, char = union.transformer_list[0][1], union.transformer_list[1][1]
+        self.word_vocab, self.char_vocab = word.vocabulary_, char.vocabulary_
+        self.n_word = len(self.word_vocab)
+        self.analyzer = char.build_analyzer()
+        self.categories = {c: k for k, c in enumerate(model.classes_)}
+        self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
+        self.value = np.zeros(self.coef.shape[1])
+        self.word_features: dict[str, list[int]] = {}
+
+    def _char_features(self, word: str) -> list[int]:
+        found = self.word_features.get(word)
+        if found is None:
+            indices = [self.char_vocab.get(g) for g in self.analyzer(word)]
+            found = [i + self.n_word for i in indices if i is not None]
+            if len(self.word_features) < CACHE_WORDS:
+                self.word_features[word] = found
+        return found
+
+    def reasons(self, text: str, row, categories: list[str], top: int, min_share: float) -> list[dict]:
+        norm, offsets = normalize_with_offsets(text)
+        chunks = [m.span() for m in re.finditer(r"\S+", norm)]
+        if not chunks:
+            return []
+        units: list[int] = []
+        feats: list[int] = []
+        factors: list[float] = []
+        for u, (a, b) in enumerate(chunks):
+            found = self._char_features(norm[a:b])
+            units += [u] * len(found)
+            feats += found
+        factors = [1.0] * len(feats)
+        starts = [a for a, _ in chunks]
+        tokens = [(m.group(), bisect_left(starts, m.start() + 1) - 1) for m in WORD_TOKEN.finditer(norm)]
+        words = [t for t, _ in tokens]
+        for n in (1, 2):
+            for k in range(len(tokens) - n + 1):
+                f = self.word_vocab.get(words[k] if n == 1 else f"{words[k]} {words[k + 1]}")
+                if f is not None:
+                    units += [u for _, u in tokens[k:k + n]]
+                    feats += [f] * n
+                    factors += [1 / n] * n
+        units, feats, factors = np.array(units), np.array(feats, dtype=np.int64), np.array(factors)
+        self.value[row.indices] = row.data
+        _, inverse, = np.unique(feats, return_inverse=True)
+        share = self.value[feats] * factors / np.bincount(inverse, weights=factors)[inverse]
+        self.value[row.indices] = 0.0
+        reasons = []
+        for category in categories:
+            weight = np.bincount(units, weights=share * self.coef[self.categories[category], feats],
+                                 minlength=len(chunks))
+            best = np.argsort(-weight, kind="stable")[:top]
+            for u in best[weight[best] >= max(weight[best[0]] * min_share, 1e-9)]:
+                begin, stop = _trimmed(norm, offsets, *chunks[u])
+                reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
+                                "weight": round(float(weight[u]), 4)})
+        return sorted(reasons, key=lambda r: -r["weight"])
+
+
+def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:
+    """The original span of a whitespace chunk without the punctuation around its word ("idiot!" -> "idiot")."""
+    words = [m.span() for m in re.finditer(r"\w+", norm[start:end])]
+    if words:
+        start, end = start + words[0][0], start + words[-1][1]
+    return original_span(offsets, start, end)
