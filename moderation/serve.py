@@ -762,18 +762,23 @@ def check_exposure(host: str, api_keys: list[str]) -> None:
                          "--api-keys FILE, or listen on 127.0.0.1")
 
 
-def app_from_config(config: ServeConfig) -> Starlette:
-    """Load the models and build the app (once per worker process)."""
+def load_models(config: ServeConfig) -> tuple[Moderator, Policy]:
+    """The verified models and the decision policy, or a ``ServeError`` saying why not."""
     from moderation.artifacts import ArtifactError
     from moderation.policy import PolicyError
     from moderation.scoring import load
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         moderator = load()
-        policy = moderator.policy.with_file(config.policy_file) if config.policy_file else moderator.policy
+        return moderator, moderator.policy.with_file(config.policy_file) if config.policy_file else moderator.policy
     except (ArtifactError, PolicyError, OSError) as exc:
         raise ServeError(str(exc)) from exc
+
+
+def app_from_config(config: ServeConfig) -> Starlette:
+    """Load the models and build the app (once per worker process)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    moderator, policy = load_models(config)
     return create_app(moderator, api_keys=read_api_keys(config.api_keys_file),
                       coral_secret=os.environ.get("MODERATION_CORAL_SECRET") or None,
                       labeled_dir=config.labeled_dir, policy=policy, log_text=config.log_text,
@@ -794,6 +799,7 @@ def run(config: ServeConfig) -> None:
     if config.workers == 1:
         uvicorn.run(app_from_config(config), **options)
         return
+    load_models(config)  # fail here, once and clearly: uvicorn would restart workers that cannot load forever
     os.environ[ENV_CONFIG] = json.dumps(dataclasses.asdict(config))
     with tempfile.TemporaryDirectory(prefix="moderation-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir

@@ -424,6 +424,12 @@ def test_refuses_public_address_without_keys(tmp_path):
     assert result.exit_code != 0 and "refusing to listen on 0.0.0.0" in result.output
 
 
+def test_workers_not_started_without_a_loadable_model(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--workers", "2", "--labeled", str(tmp_path)],
+                                env={"MODERATION_MODELS": str(tmp_path)})
+    assert result.exit_code == 1 and "abuse.joblib" in result.output
+
+
 def test_command_with_two_workers(tiny_moderator, tmp_path):
     """The real command: two worker processes load a model from $MODERATION_MODELS, share metrics and labels."""
     models = tmp_path / "models"
