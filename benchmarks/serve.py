@@ -1,6 +1,6 @@
 """Load test of `moderation serve` on loopback, against a server this script starts with the shipped models.
 
-    python benchmarks/serve.py [--duration 60] [--clients 5,50] [--workers 1] [--labels 500] [--quick]
+    python benchmarks/serve.py [--duration 60] [--clients 1,5,50] [--workers 1] [--labels 500] [--quick]
 
 1. ``comments:analyze`` (TOXICITY, INSULT, THREAT; one real comment each) for ``--duration`` seconds at each
    number of concurrent clients in ``--clients``: throughput, latency p50/p95/p99, errors.
@@ -11,7 +11,7 @@
 Comments are sampled from the insults-2012 corpus. Each client is an asyncio task on its own keep-alive
 connection in this process, which shares the machine's cores with the server; every request loop stops at its
 deadline. ``--quick``: 10 s phases,
-5 and 20 clients, 100 labels. Models come from ``models/`` (or ``$MODERATION_MODELS``).
+1, 5 and 20 clients, 100 labels. Models come from ``models/`` (or ``$MODERATION_MODELS``).
 """
 
 from __future__ import annotations
@@ -180,14 +180,14 @@ def analyze_body(text: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60, help="Seconds per analyze phase.")
-    parser.add_argument("--clients", default="5,50", help="Concurrent clients per analyze phase, comma-separated.")
+    parser.add_argument("--clients", default="1,5,50", help="Concurrent clients per analyze phase, comma-separated.")
     parser.add_argument("--workers", type=int, default=1, help="Server worker processes.")
     parser.add_argument("--batch", type=int, default=100, help="Comments per /v1/score request.")
     parser.add_argument("--labels", type=int, default=500, help="Distinct suggestscore verdicts.")
-    parser.add_argument("--quick", action="store_true", help="10 s phases, 5 and 20 clients, 100 labels.")
+    parser.add_argument("--quick", action="store_true", help="10 s phases, 1, 5 and 20 clients, 100 labels.")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.clients, args.labels = 10, "5,20", 100
+        args.duration, args.clients, args.labels = 10, "1,5,20", 100
     args.clients = [int(c) for c in str(args.clients).split(",")]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
