@@ -5,13 +5,13 @@
 1. ``comments:analyze`` (TOXICITY, INSULT, THREAT; one real comment each) for ``--duration`` seconds at each
    number of concurrent clients in ``--clients``: throughput, latency p50/p95/p99, errors.
 2. ``/v1/score`` with batches of 100 comments for a quarter of ``--duration`` at 4 clients: comments/s, latency.
-3. ``comments:suggestscore``: ``--labels`` distinct verdicts, each sent twice at once (a client retrying), by
-   the largest number of clients; then checks that the labels file holds each verdict exactly once.
+3. ``comments:suggestscore``: ``--labels`` distinct verdicts, each sent twice in shuffled order (a client
+   retrying) over the largest number of clients; then checks that the labels file holds each verdict exactly once.
 
 Comments are sampled from the insults-2012 corpus. Each client is an asyncio task on its own keep-alive
 connection in this process, which shares the machine's cores with the server; every request loop stops at its
-deadline. ``--quick``: 10 s phases,
-1, 5 and 20 clients, 100 labels. Models come from ``models/`` (or ``$MODERATION_MODELS``).
+deadline. ``--quick``: 10 s phases, 1, 5 and 20 clients, 100 labels. Models come from ``models/`` (or
+``$MODERATION_MODELS``).
 """
 
 from __future__ import annotations

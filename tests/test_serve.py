@@ -311,6 +311,17 @@ def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path):
         assert http.post("/v1/score", json={"comments": [{"text": CIVIL}]}).status_code == 200  # no keys: open
 
 
+def test_comment_text_is_logged_only_when_asked(tiny_moderator, tmp_path, caplog):
+    request = {"comment": {"text": "A sentinel remark about zebra crossings"}, "requestedAttributes": {"TOXICITY": {}}}
+    caplog.set_level("INFO", logger="moderation.serve")
+    for log_text in (False, True):
+        app = create_app(tiny_moderator, api_keys=KEYS, coral_secret=None, labeled_dir=tmp_path, log_text=log_text)
+        with serving(app) as http:
+            assert post(http, "/v1alpha1/comments:analyze", request).status_code == 200
+        assert ("zebra crossings" in caplog.text) == log_text
+        assert KEYS[0] not in caplog.text  # the ?key= query string is never logged
+
+
 def test_verify_signature():
     body = b'{"a": 1}'
     good = "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
