@@ -31,7 +31,7 @@ RULE = (f"A new model replaces the current one only when no ROC AUC it is measur
         "(Hanley and McNeil's AUC standard error from the figure's positives and negatives): per label on the site's "
         "held-back labels and per category and news corpus among the cross-validated figures of the two model cards. "
         f"A figure counts with at least {MIN_CLASS} (site) or {MIN_CLASS_SHARED} (corpora) examples of each class. "
-        "And the current model must not rank the held-back labels worse than chance beyond two standard errors: "
+        "And the current model must not rank the site's labels worse than chance beyond two standard errors: "
         "labels it contradicts that strongly are inverted or mis-mapped, and no comparison on them means anything.")
 
 
@@ -73,12 +73,6 @@ class Comparison:
     @property
     def worse(self) -> bool:
         return self.counts and self.new < self.old - self.allowed
-
-    @property
-    def inverted(self) -> bool:
-        """The current model ranks these labels worse than chance, beyond noise."""
-        return self.data == SITE and self.old is not None and \
-            self.old + 2 * auc_se(self.old, self.positives, self.n - self.positives) < 0.5
 
 
 def auc_se(auc: float, positives: int, negatives: int) -> float:
@@ -207,12 +201,25 @@ def site_comparisons(old: dict, new: dict) -> list[Comparison]:
     return out
 
 
-def promotion_check(comparisons: list[Comparison]) -> tuple[bool, str]:
+def contradicted(report: dict) -> dict[str, float]:
+    """Labels the current model ranks worse than chance beyond two standard errors (``evaluate``'s report of the
+    current model on all the site's labels): such labels are inverted or mis-mapped, not a harder domain."""
+    out = {}
+    for label, figures in report.items():
+        auc, positives, negatives = figures["roc_auc"], figures["positives"], figures["n"] - figures["positives"]
+        if auc is None or min(positives, negatives) < MIN_CLASS:
+            continue
+        if auc + 2 * auc_se(auc, positives, negatives) < 0.5:
+            out[label] = auc
+    return out
+
+
+def promotion_check(comparisons: list[Comparison], contradicted: dict[str, float] | None = None) -> tuple[bool, str]:
     """Whether to promote, and the reason in one line."""
-    inverted = [c for c in comparisons if c.inverted]
-    if inverted:
-        return False, "; ".join(f"the current model's {c.label} ROC AUC on the held-back labels is {c.old:.3f}" for c
-                                in inverted) + ", worse than chance: are these labels inverted or mis-mapped?"
+    if contradicted:
+        return False, "; ".join(f"the current model's {label} ROC AUC on all the site's labels is {auc:.3f}"
+                                for label, auc in contradicted.items()) + \
+            ", worse than chance: are these labels inverted or mis-mapped?"
     worse = [c for c in comparisons if c.worse]
     if worse:
         return False, "; ".join(f"{c.label} ROC AUC on {c.data} {c.old:.3f} -> {c.new:.3f} (more than "
