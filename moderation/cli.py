@@ -143,7 +143,8 @@ def serve(**options):
               help="The site's label file (CSV or JSON Lines, see labeled/README.md); repeat for several.")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="New model file (default: models/<model>-<UTC time>.joblib).")
-@click.option("--model", type=click.Choice(["abuse", "offtopic"]), default="abuse", show_default=True)
+@click.option("--model", type=click.Choice(["abuse", "offtopic"]), default="abuse", show_default=True,
+              help="Which model to retrain (its labels: abusive and the categories, or off_topic).")
 @click.option("--quick", is_flag=True,
               help="Small features, 3 folds, a sample of the shared data: seconds to a minute, for trials and CI.")
 @click.option("--skip-bad", is_flag=True, help="Leave out bad label rows (each is listed) instead of stopping.")
