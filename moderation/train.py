@@ -223,11 +223,8 @@ def _fit_abuse(out: Path, labels: pd.DataFrame, corpora: list[Corpus] | None, sh
 
 
 def _fit_offtopic(out: Path, labels: pd.DataFrame, corpora, share: float, quick: bool) -> dict:
-    fit = globals().get("train_offtopic")
-    if fit is None:
-        raise NotImplementedError("this version has no off-topic training (train.train_offtopic)")
     site = site_table(labels, ("off_topic",), keep=("article",))
-    card = fit(out, extra=site.assign(article=site["article"].fillna("")), site_share=share, quick=quick)
+    card = train_offtopic(out, extra=site.assign(article=site["article"].fillna("")), site_share=share, quick=quick)
     used = share if len(site) else 0.0
     return card | {"site_labels": {"rows_trained_on": len(site), "share_of_training_weight": used, "how": WEIGHTING}}
 
