@@ -36,7 +36,7 @@ PHONE = re.compile(r"(?<![\w/.])(?:\+?\d{1,3}[\s.-])?\(?\d{2,4}\)?[\s.-]\d{3,4}[
 PROMO = re.compile(
     r"\b(?:discounts?|coupons?|promo(?: code)?|free shipping|click here|order now|call now|buy now|limited time"
     r"|make money|earn money|per hour|from home|casino|viagra|cialis|loans?|bitcoin|crypto|forex|followers"
-    r"|subscribe|whatsapp|telegram|best price|lowest price|cheap|guaranteed|money back)\b|[$€£]\s?\d",
+    r"|subscribe|whatsapp|telegram|best price|lowest price|cheap|guaranteed|money back)\b|[$€£]\s?\d(?:[\d,.]*\d)?",
     re.IGNORECASE,
 )
 CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
