@@ -12,7 +12,7 @@ from bisect import bisect_left
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -20,6 +20,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
+from moderation.corpora.identity import IDENTITY_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 
 WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, so spans match features
@@ -59,17 +60,36 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2, C=4.0,
-                 calibration_folds=5, random_state=0):
+                 calibration_folds=5, neutral_words=IDENTITY_WORDS, random_state=0):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.max_features = max_features
         self.min_df = min_df
         self.C = C
         self.calibration_folds = calibration_folds
+        self.neutral_words = neutral_words
         self.random_state = random_state
 
     def _head(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, solver="liblinear", max_iter=300)
+
+    def _fit_head(self, rows, labels, weights) -> LogisticRegression:
+        """A head whose features of identity words alone cannot raise its score: naming a group is not abuse,
+        though the abusive corpora name groups far more often than civil ones do."""
+        head = self._head().fit(rows, labels, sample_weight=weights)
+        head.coef_[0, self.neutral_features_] = np.minimum(head.coef_[0, self.neutral_features_], 0.0)
+        return head
+
+    def _neutral_feature_indices(self) -> np.ndarray:
+        """Word features made only of neutral words, and the character n-grams of those words."""
+        union = self.features_.named_steps["tfidf"]
+        word, char = union.transformer_list[0][1], union.transformer_list[1][1]
+        neutral = {w for phrase in self.neutral_words for w in normalize(phrase).split()}
+        found = [i for term, i in word.vocabulary_.items() if set(term.split()) <= neutral]
+        analyzer = char.build_analyzer()
+        grams = {g for w in neutral for g in analyzer(w)}
+        found += [char.vocabulary_[g] + len(word.vocabulary_) for g in grams if g in char.vocabulary_]
+        return np.array(sorted(found), dtype=np.int64)
 
     def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None):
         """Fit features on all texts, then each head on its labelled rows.
@@ -83,6 +103,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         everywhere = np.ones(len(texts), bool)
         self.features_ = make_features(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df)
         features = self.features_.fit_transform(texts)
+        self.neutral_features_ = self._neutral_feature_indices()
         self.classes_ = np.array(list(Y.columns))
         self.heads_, self.calibrators_, self.oof_scores_ = {}, {}, {}
         for category in self.classes_:
@@ -92,7 +113,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"category {category!r} needs both classes among its labelled rows, "
                                  f"found only {np.unique(labels).tolist()}")
             rows = features[known]
-            self.heads_[category] = self._head().fit(rows, labels, sample_weight=weights[known])
+            self.heads_[category] = self._fit_head(rows, labels, weights[known])
             oof = self._out_of_fold(rows, labels, weights[known])
             self.oof_scores_[category] = (np.flatnonzero(known), oof)
             target = calibrate_on.get(category, everywhere) if isinstance(calibrate_on, dict) else (
@@ -109,7 +130,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
             return scores
         folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(rows, labels):
-            head = clone(self._head()).fit(rows[train], labels[train], sample_weight=weights[train])
+            head = self._fit_head(rows[train], labels[train], weights[train])
             scores[test] = head.decision_function(rows[test])
         return scores
 

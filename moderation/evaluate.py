@@ -101,6 +101,16 @@ def decision_rates(y, p, thresholds: dict) -> dict:
     }
 
 
+def review_tradeoff(y, p, misses=(0.05, 0.1, 0.2, 0.3, 0.4)) -> list[dict]:
+    """For each share of abusive comments a site accepts to approve: the review threshold and where it sends
+    comments, so a site can pick its own point between catching more and reviewing less."""
+    rows = []
+    for miss in misses:
+        thresholds = pick_thresholds(y, p, approve_miss=miss)
+        rows.append({"approve_miss": miss, "review": thresholds["review"]} | decision_rates(y, p, thresholds))
+    return rows
+
+
 def bias_metrics(texts, y, p, terms=IDENTITY_TERMS) -> dict:
     """Per identity term: false positive rate at 0.5 and Jigsaw's subgroup, BPSN and BNSP AUCs.
 

@@ -23,6 +23,7 @@ from moderation.evaluate import (
     labels_report,
     pick_thresholds,
     reliability_table,
+    review_tradeoff,
 )
 from moderation.labels import COLUMNS as LABEL_COLUMNS
 from moderation.labels import read_labels, site_weight, split_holdout
@@ -36,6 +37,7 @@ from moderation.policy import Policy
 CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "civil-comments": 0.2, "davidson": 0.1, "ethos": 1.0,
                   "stormfront": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
 ABUSE_VERSION = "abuse-2026.11.1"
+APPROVE_MISS = 0.2  # share of the abusive comments the default review threshold may approve
 
 
 def abuse_training_table(corpora: list[Corpus]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -71,9 +73,11 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
             name: binary_metrics(labels[corpus == name], proba[corpus == name]) for name in np.unique(corpus)}
         target = target_rows(table, category)[rows]
         calibration[category] = reliability_table(labels[target], proba[target])
-        rule = {} if category == "abusive" else {"review_at": 0.5}
+        rule = {"approve_miss": APPROVE_MISS} if category == "abusive" else {"review_at": 0.5}
         thresholds[category] = pick_thresholds(labels[target], proba[target], **rule)
         rates[category] = decision_rates(labels[target], proba[target], thresholds[category])
+        if category == "abusive":
+            tradeoff = review_tradeoff(labels[target], proba[target])
     return {
         "name": "abuse",
         "version": ABUSE_VERSION,
@@ -96,11 +100,14 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         "threshold_reasoning": ("reject: the lowest probability at which at least 95% of the comments rejected "
                                 "carry the label (cross-validated, news comments; null where no threshold is that "
                                 "precise, so the category never rejects on its own). abusive review: the highest "
-                                "probability that still sends at least 95% of the abusive comments to review or "
-                                "reject, so approve lets through at most 5% of them. Other categories' review: "
+                                "probability that still sends at least 80% of the abusive comments to review or "
+                                "reject, so approve lets through at most 20% of them; catching 95% would send about "
+                                "two thirds of all comments to review (see abusive_review_tradeoff). Other categories' "
+                                "review: "
                                 "0.5, so a category flags a comment when it is more likely than not (the "
                                 "probabilities are calibrated)."),
         "decision_rates_at_thresholds": rates,
+        "abusive_review_tradeoff": tradeoff,
         "fairness": fairness_card(model) if fairness else "not measured (quick training)",
         "train_seconds": round(seconds, 1),
     }

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from moderation.corpora import dataset_path
+from moderation.corpora.identity import IDENTITY_WORDS
 
 CATEGORIES = ("abusive", "toxic", "insult", "obscene", "hate", "threat")
 NEWS_CORPORA = ("insults-2012", "c3", "civil-comments")  # reader comments under news stories: our users' domain
@@ -151,12 +152,6 @@ def news_articles(min_chars: int = 60, max_chars: int = 600) -> Corpus:
 
 
 # Our own civil sentences naming an identity (not Jigsaw's madlib templates, which stay for evaluation).
-IDENTITY_WORDS = (
-    "gay", "lesbian", "bisexual", "transgender", "trans", "queer", "straight", "muslim", "jewish", "christian",
-    "catholic", "buddhist", "hindu", "sikh", "atheist", "black", "white", "asian", "hispanic", "latino", "latina",
-    "african", "african american", "mexican", "chinese", "indian", "arab", "immigrant", "refugee", "deaf", "blind",
-    "disabled", "old", "young", "elderly", "female", "male", "feminist", "native american", "indigenous",
-)
 CIVIL_TEMPLATES = (
     "I am a {w} woman.", "I am a {w} man.", "As a {w} person, I found this article helpful.",
     "My neighbour is {w} and she agrees with the council.", "Being {w} is part of who I am.",
