@@ -34,6 +34,7 @@ import numpy as np
 from moderation.corpora.abuse import insults_2012
 
 KEY = "benchmark-key"
+REQUEST_TIMEOUT = 30  # seconds; a request unanswered by then counts as an error, so every run ends
 ATTRIBUTES = {"TOXICITY": {}, "INSULT": {}, "THREAT": {}}
 
 
@@ -73,23 +74,26 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: dict) -> int:
-        """POST ``body`` as JSON with the benchmark's key; the status, or 0 when the connection failed."""
+        """POST ``body`` as JSON with the benchmark's key; the status, or 0 when it failed or timed out."""
         data = json.dumps(body).encode()
         head = (f"POST {path}?key={KEY} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n").encode()
         try:
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-            self.writer.write(head + data)
-            response = await self.reader.readuntil(b"\r\n\r\n")
-            lines = response.decode("latin-1").split("\r\n")
-            length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")),
-                          0)
-            await self.reader.readexactly(length)
-            return int(lines[0].split(" ", 2)[1])
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                return await self._exchange(head + data)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
             self.close()
             return 0
+
+    async def _exchange(self, request: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(request)
+        response = await self.reader.readuntil(b"\r\n\r\n")
+        lines = response.decode("latin-1").split("\r\n")
+        length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
+        await self.reader.readexactly(length)
+        return int(lines[0].split(" ", 2)[1])
 
     def close(self) -> None:
         if self.writer is not None:
