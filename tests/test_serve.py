@@ -356,6 +356,7 @@ def test_healthz_and_metrics(client, tiny_moderator):
     assert health["model_version"] == "tiny-test" and health["categories"] == list(tiny_moderator.categories)
     assert "TOXICITY" in health["attributes"] and "SEVERE_TOXICITY" not in health["attributes"]
     post(client, "/v1alpha1/comments:analyze", ANALYZE)
+    post(client, "/v1/score", {"comments": [{"text": RUDE}]})
     text = client.get("/metrics").text
     assert 'moderation_requests_total{endpoint="/v1alpha1/comments:analyze",status="200"}' in text
     assert 'moderation_request_seconds_bucket{endpoint="/v1alpha1/comments:analyze",le="0.05"}' in text
@@ -402,6 +403,11 @@ def test_shipped_model_over_http(tmp_path):
 
         rude, civil = scores(RUDE), scores(CIVIL)
         assert rude[0] > 0.5 > civil[0] and rude[1] <= rude[0] and civil[1] <= civil[0]
+        if "SPAM" in http.get("/healthz").json()["attributes"]:  # with the off-topic model
+            request = {"comment": {"text": "Cheap watches at www.example.shop, call 555 123 4567 now"},
+                       "requestedAttributes": {"SPAM": {}, "TOXICITY": {}}}
+            spam = http.post("/v1alpha1/comments:analyze", json=request).json()["attributeScores"]
+            assert spam["SPAM"]["summaryScore"]["value"] > 0.5 > spam["TOXICITY"]["summaryScore"]["value"]
 
 
 # --- pure request mapping -----------------------------------------------------------------------------------------
