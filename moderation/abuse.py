@@ -60,7 +60,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2, C=4.0,
-                 calibration_folds=5, neutral_words=IDENTITY_WORDS, random_state=0):
+                 calibration_folds=5, neutral_words=IDENTITY_WORDS, identity_heads=("hate",), random_state=0):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.max_features = max_features
@@ -68,16 +68,19 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         self.C = C
         self.calibration_folds = calibration_folds
         self.neutral_words = neutral_words
+        self.identity_heads = identity_heads
         self.random_state = random_state
 
     def _head(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, solver="liblinear", max_iter=300)
 
-    def _fit_head(self, rows, labels, weights) -> LogisticRegression:
+    def _fit_head(self, category, rows, labels, weights) -> LogisticRegression:
         """A head whose features of identity words alone cannot raise its score: naming a group is not abuse,
-        though the abusive corpora name groups far more often than civil ones do."""
+        though the abusive corpora name groups far more often than civil ones do. Heads that judge attacks on
+        a group (``identity_heads``) keep those words: which group is named is part of what they judge."""
         head = self._head().fit(rows, labels, sample_weight=weights)
-        head.coef_[0, self.neutral_features_] = np.minimum(head.coef_[0, self.neutral_features_], 0.0)
+        if category not in self.identity_heads:
+            head.coef_[0, self.neutral_features_] = np.minimum(head.coef_[0, self.neutral_features_], 0.0)
         return head
 
     def _neutral_feature_indices(self) -> np.ndarray:
@@ -113,8 +116,8 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"category {category!r} needs both classes among its labelled rows, "
                                  f"found only {np.unique(labels).tolist()}")
             rows = features[known]
-            self.heads_[category] = self._fit_head(rows, labels, weights[known])
-            oof = self._out_of_fold(rows, labels, weights[known])
+            self.heads_[category] = self._fit_head(category, rows, labels, weights[known])
+            oof = self._out_of_fold(category, rows, labels, weights[known])
             self.oof_scores_[category] = (np.flatnonzero(known), oof)
             target = calibrate_on.get(category, everywhere) if isinstance(calibrate_on, dict) else (
                 everywhere if calibrate_on is None else calibrate_on)
@@ -123,14 +126,14 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
             self.calibrators_[category] = LogisticRegression(C=1e4).fit(oof[use, None], labels[use])
         return self
 
-    def _out_of_fold(self, rows, labels, weights) -> np.ndarray:
+    def _out_of_fold(self, category, rows, labels, weights) -> np.ndarray:
         """Decision scores for each row from a head that never saw it (features are shared: IDF only)."""
         scores = np.zeros(len(labels))
         if np.unique(labels).size < 2:
             return scores
         folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(rows, labels):
-            head = self._fit_head(rows[train], labels[train], weights[train])
+            head = self._fit_head(category, rows[train], labels[train], weights[train])
             scores[test] = head.decision_function(rows[test])
         return scores
 

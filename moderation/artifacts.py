@@ -11,13 +11,14 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 import sklearn
+
+from moderation.rows import atomic_file
 
 CARD_SUFFIX = ".card.json"
 ARTIFACT_SUFFIX = ".joblib"
@@ -64,20 +65,6 @@ def card_path(artifact_path: str | os.PathLike) -> Path:
     return path.with_name(path.name.removesuffix(ARTIFACT_SUFFIX) + CARD_SUFFIX)
 
 
-def _atomic_write_bytes(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(estimator: Any, path: str | os.PathLike, card: dict[str, Any]) -> Path:
     """Write ``estimator`` to ``path`` (.joblib) and its card beside it; returns the card's path.
 
@@ -86,7 +73,8 @@ def save(estimator: Any, path: str | os.PathLike, card: dict[str, Any]) -> Path:
     path = Path(path)
     if path.suffix != ARTIFACT_SUFFIX:
         raise ValueError(f"{path}: model files end in {ARTIFACT_SUFFIX}")
-    _atomic_write_bytes(path, lambda handle: joblib.dump(estimator, handle, compress=3))
+    with atomic_file(path, "wb") as handle:
+        joblib.dump(estimator, handle, compress=3)
     full = {
         **card,
         "artifact": path.name,
@@ -106,7 +94,8 @@ def write_card(path: str | os.PathLike, card: dict[str, Any]) -> Path:
     """Write (or rewrite) the card beside the artifact at ``path``, atomically."""
     target = card_path(path)
     text = json.dumps(card, indent=2, ensure_ascii=False, default=float) + "\n"
-    _atomic_write_bytes(target, lambda handle: handle.write(text.encode("utf-8")))
+    with atomic_file(target) as handle:
+        handle.write(text)
     return target
 
 

@@ -236,6 +236,33 @@ class _Rewound(io.TextIOBase):
             yield pending
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
+    """A file that appears at ``path`` only when the block completes, synced to disk, with the permissions a
+    plain ``open`` would give it; on any error (or Ctrl-C) nothing is left behind."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    text = {} if "b" in mode else {"encoding": "utf-8", "newline": newline}
+    try:
+        with os.fdopen(fd, mode, **text) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | None, newline: str | None = None) -> Iterator[IO[str]]:
     """A text file that appears at ``path`` only when the block completes (stdout for None or '-')."""
@@ -243,19 +270,8 @@ def atomic_output(path: str | None, newline: str | None = None) -> Iterator[IO[s
         yield sys.stdout
         sys.stdout.flush()
         return
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "w", newline) as handle:
+        yield handle
 
 
 def output_format(path: str | None, default: str = "jsonl") -> str:

@@ -58,3 +58,13 @@ def test_fit_with_one_category_and_missing_labels():
     model = AbuseModel(min_df=1, calibration_folds=2).fit(texts, labels)
     assert list(model.classes_) == ["abusive", "hate"]
     assert model.predict_proba(["idiot"])[0, 0] > model.predict_proba(["thank you"])[0, 0]
+
+
+def test_identity_words_alone_cannot_raise_a_score():
+    texts = ["gay idiot", "gay moron", "stupid gay", "nice day", "good point", "thank you"] * 5
+    labels = pd.DataFrame({"abusive": [1, 1, 1, 0, 0, 0] * 5})
+    model = AbuseModel(min_df=1, calibration_folds=2, neutral_words=("gay",)).fit(texts, labels)
+    coef = model.heads_["abusive"].coef_[0]
+    assert model.neutral_features_.size and (coef[model.neutral_features_] <= 0).all()
+    blind = AbuseModel(min_df=1, calibration_folds=2, neutral_words=()).fit(texts, labels)
+    assert model.predict_proba(["gay"])[0, 0] < blind.predict_proba(["gay"])[0, 0]
