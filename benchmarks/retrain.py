@@ -20,13 +20,22 @@ from moderation import artifacts
 from moderation.corpora.abuse import load_all
 from moderation.evaluate import binary_metrics
 from moderation.labels import site_weight, split_holdout
-from moderation.train import QUICK_PARAMS, SITE_SHARE, abuse_training_table, quick_sample, site_table, train_abuse
+from moderation.train import (
+    QUICK_PARAMS,
+    SITE_MAX_WEIGHT,
+    SITE_SHARE,
+    abuse_training_table,
+    quick_sample,
+    site_table,
+    train_abuse,
+)
 
 
-def fit_and_measure(corpora, site, share, test, label, quick) -> tuple[dict, float]:
-    """Train on ``corpora`` plus ``site`` rows at ``share`` of the weight; the figures on ``test``, and seconds."""
+def fit_and_measure(corpora, site, share, max_weight, test, label, quick) -> tuple[dict, float]:
+    """Train on ``corpora`` plus ``site`` rows at ``share`` of the weight (each at most ``max_weight``); the
+    figures on ``test``, and seconds."""
     _, shared = abuse_training_table(corpora)
-    extra = site.assign(weight=site_weight(len(site), float(shared.sum()), share)) if len(site) else None
+    extra = site.assign(weight=site_weight(len(site), float(shared.sum()), share, max_weight)) if len(site) else None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "abuse.joblib"
@@ -41,8 +50,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--site", default="insults-2012", help="shared corpus playing the new site")
     parser.add_argument("--label", default="abusive")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 400, 800])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 100, 200, 400, 800], help="0: no site labels")
     parser.add_argument("--shares", type=float, nargs="+", default=[SITE_SHARE])
+    parser.add_argument("--max-weight", type=float, default=SITE_MAX_WEIGHT, help="largest weight of a site row")
     parser.add_argument("--test", type=int, default=2000, help="site rows kept as its test set")
     parser.add_argument("--quick", action="store_true", help="train on a sample of the shared data, small features")
     args = parser.parse_args()
@@ -56,13 +66,12 @@ def main() -> None:
     print(f"site: {args.site}, test set {len(test)} rows ({int(test[args.label].sum())} {args.label}), "
           f"shared data: {', '.join(c.name for c in others)} ({sum(len(c.frame) for c in others)} rows)"
           f"{', quick' if args.quick else ''}")
-    before, seconds = fit_and_measure(others, pool.iloc[:0], 0.5, test, args.label, args.quick)
-    print(f"{'site labels':>11} {'share':>6} {'ROC AUC':>8} {'PR AUC':>7} {'train s':>8}")
-    print(f"{0:>11} {'-':>6} {before['roc_auc']:>8.4f} {before['pr_auc']:>7.4f} {seconds:>8.0f}")
+    print(f"{'site labels':>11} {'share':>6} {'ROC AUC':>8} {'PR AUC':>7} {'train s':>8}   (max row weight "
+          f"{args.max_weight})")
     for n in args.sizes:
         site = site_table(pool.iloc[:n], ("abusive", "toxic", "insult", "obscene", "hate", "threat"))
-        for share in args.shares:
-            after, seconds = fit_and_measure(others, site, share, test, args.label, args.quick)
+        for share in args.shares if n else [0.5]:
+            after, seconds = fit_and_measure(others, site, share, args.max_weight, test, args.label, args.quick)
             print(f"{n:>11} {share:>6.2f} {after['roc_auc']:>8.4f} {after['pr_auc']:>7.4f} {seconds:>8.0f}",
                   flush=True)
 

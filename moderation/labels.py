@@ -174,12 +174,14 @@ def split_holdout(frame: pd.DataFrame, share: float = 0.25) -> tuple[pd.DataFram
     return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
 
 
-def site_weight(n_site: int, shared_weight: float, share: float) -> float:
-    """The per-row weight that gives ``n_site`` site rows ``share`` of the total training weight.
+def site_weight(n_site: int, shared_weight: float, share: float, max_weight: float = np.inf) -> float:
+    """The per-row weight that gives ``n_site`` site rows ``share`` of the total training weight, at most
+    ``max_weight``.
 
-    The site's labels are the target domain but are few; a fixed share keeps them from vanishing among
-    tens of thousands of corpus rows without letting a handful of labels dominate the fit.
+    The site's labels are the target domain but are few; a share keeps them from vanishing among tens of
+    thousands of corpus rows, the cap keeps a few hundred of them from being fitted by heart (a row weighing
+    25 is one the regression bends to fit, which costs it elsewhere).
     """
     if not 0 < share < 1:
         raise ValueError(f"site share must be between 0 and 1, not {share}")
-    return share * shared_weight / ((1 - share) * max(n_site, 1))
+    return min(share * shared_weight / ((1 - share) * max(n_site, 1)), max_weight)

@@ -143,13 +143,15 @@ def train_abuse(out: str | Path = "models/abuse.joblib", corpora: list[Corpus] |
 
 
 # Retraining with a site's own labels (``moderation train``).
-SITE_SHARE = 0.2  # the site's training labels carry this share of the total training weight
+SITE_SHARE = 0.2  # the site's training labels carry this share of the total training weight...
+SITE_MAX_WEIGHT = 5.0  # ...but one site row weighs at most this (the heaviest corpus row, C3's, weighs 3)
 HOLDOUT = 0.25  # share of the site's labels held back for the promotion check
 QUICK_PARAMS = {"max_features": 5000, "calibration_folds": 3}
 QUICK_ROWS = 400  # rows per shared corpus in quick mode
-WEIGHTING = ("Each site label row weighs w = share * W / ((1 - share) * n), where W is the total weight of the shared "
-             "corpus rows (after CORPUS_WEIGHTS) and n the number of site rows trained on, so the site's labels "
-             "carry `share` of the training weight however many there are: they are the target domain.")
+WEIGHTING = ("Each site label row weighs w = min(share * W / ((1 - share) * n), SITE_MAX_WEIGHT), where W is the total "
+             "weight of the shared corpus rows (after CORPUS_WEIGHTS) and n the number of site rows trained on: the "
+             "site's labels are the target domain, so they carry `share` of the training weight, unless that would "
+             "make one row weigh more than SITE_MAX_WEIGHT (then their share is what the card states).")
 
 
 class LabelsError(ValueError):
@@ -222,11 +224,14 @@ def _fit_abuse(out: Path, labels: pd.DataFrame, corpora: list[Corpus] | None, sh
     corpora = quick_sample(corpora) if quick else corpora
     _, shared_weights = abuse_training_table(corpora)
     site = site_table(labels, CATEGORIES)
-    weight = site_weight(len(site), float(shared_weights.sum()), share)
+    weight = site_weight(len(site), float(shared_weights.sum()), share, SITE_MAX_WEIGHT)
     card = train_abuse(out, corpora, site.assign(weight=weight) if len(site) else None, fairness=not quick,
                        **(QUICK_PARAMS if quick else {}))
-    return card | {"site_labels": {"rows_trained_on": len(site), "weight_per_row": round(weight, 3),
-                                   "share_of_training_weight": share if len(site) else 0.0, "how": WEIGHTING}}
+    site_total = len(site) * weight
+    return card | {"site_labels": {
+        "rows_trained_on": len(site), "weight_per_row": round(weight, 3), "max_weight_per_row": SITE_MAX_WEIGHT,
+        "share_of_training_weight": round(site_total / (site_total + float(shared_weights.sum())), 4),
+        "how": WEIGHTING}}
 
 
 def _fit_offtopic(out: Path, labels: pd.DataFrame, corpora, share: float, quick: bool) -> dict:

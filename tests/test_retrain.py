@@ -63,7 +63,9 @@ def test_first_model_is_promoted_and_skipped_rows_are_listed(models, labels):
     assert f"skipped {labels['with_bad']}:402" in result.output
     assert "PROMOTED" in result.output
     card = json.loads(next(models.glob("abuse-*.card.json")).read_text())
-    assert card["site_labels"]["share_of_training_weight"] == 0.2 and card["site_labels"]["held_back"] == 100
+    site = card["site_labels"]
+    assert site["rows_trained_on"] == 300 and site["held_back"] == 100
+    assert 0 < site["share_of_training_weight"] <= 0.2 and site["weight_per_row"] <= site["max_weight_per_row"]
     assert card["label_files"][0]["file"] == labels["with_bad"]
 
 
