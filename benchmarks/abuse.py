@@ -189,10 +189,17 @@ def out_of_fold(model: AbuseModel, table: pd.DataFrame, category: str, peer: np.
 
 # --- 1. ranking, 2. calibration ------------------------------------------------------------------------------
 
+def news_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the news corpora that label the head with both classes (as the card's calibration): an
+    all-positive corpus would make any score look under-confident."""
+    both = frame.groupby("corpus")["y"].transform("nunique") == 2
+    return frame[both & frame["corpus"].isin(NEWS_CORPORA)]
+
+
 def ranking_rows(frame: pd.DataFrame) -> list[dict]:
     """ROC and PR AUC, ours and the peer's, per corpus with both classes, the news corpora and all."""
     groups = [(name, frame[frame["corpus"] == name]) for name in sorted(frame["corpus"].unique())]
-    groups += [("news corpora", frame[frame["corpus"].isin(NEWS_CORPORA)]), ("all", frame)]
+    groups += [("news corpora", news_rows(frame)), ("all", frame)]
     rows = []
     for name, part in groups:
         if part["y"].nunique() < 2:
@@ -216,8 +223,8 @@ def report_ranking(model: AbuseModel, table: pd.DataFrame, peer: np.ndarray) -> 
 
 def report_calibration(model: AbuseModel, table: pd.DataFrame, peer: np.ndarray) -> None:
     frame = out_of_fold(model, table, "abusive", peer)
-    news = frame[frame["corpus"].isin(NEWS_CORPORA)]
-    print("== 2. Calibration of p_abusive on the news corpora (out-of-fold) ==")
+    news = news_rows(frame)
+    print("== 2. Calibration of p_abusive on the news corpora with both classes (out-of-fold) ==")
     print_table(reliability_table(news["y"], news["ours"]))
     ours, theirs = (binary_metrics(news["y"], news[c])["brier"] for c in ("ours", "peer"))
     print(f"  Brier score: ours {ours:.4f}, peer {theirs:.4f} (n = {len(news)}, "

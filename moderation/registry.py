@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from moderation import artifacts
 from moderation.corpora.abuse import NEWS_CORPORA
+from moderation.rows import atomic_file
 
 REGISTRY = "registry.json"
 TOLERANCE = 0.01
@@ -93,12 +92,9 @@ def read(folder: Path) -> dict:
 
 def _write(folder: Path, registry: dict) -> None:
     """Replace the registry atomically: a crash leaves the old one, never half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".registry.", suffix=".tmp", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with atomic_file(Path(folder) / REGISTRY) as handle:
         json.dump(registry, handle, indent=2)
         handle.write("\n")
-    os.replace(tmp, folder / REGISTRY)
 
 
 def current(name: str, folder: Path) -> Path:
