@@ -8,10 +8,12 @@ head can be traced back to the comment. Each head trains only on rows whose labe
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -22,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from moderation.corpora.identity import IDENTITY_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
+from moderation.vectorize import CharTfidf
 
 WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, so spans match features
 
@@ -38,7 +41,7 @@ def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, 
         ("normalize", FunctionTransformer(normalize_all)),
         ("tfidf", FeatureUnion([
             ("word", TfidfVectorizer(ngram_range=word_ngrams, **common)),
-            ("char", TfidfVectorizer(analyzer=CharNgrams(char_ngrams), **common)),
+            ("char", CharTfidf(ngram_range=char_ngrams, **common)),
         ])),
     ])
 
@@ -164,86 +167,40 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         highlight (and what matches human-marked toxic spans best, see benchmarks/abuse.py).
         """
         explainer = _Explainer(self)
-        return [explainer.reasons(text, features[i], categories, top, min_share) if categories else []
+        features = sp.csr_array(features)
+        bounds = zip(features.indptr[:-1], features.indptr[1:], strict=True)
+        rows = [(features.indices[a:b], features.data[a:b]) for a, b in bounds]
+        return [explainer.reasons(text, rows[i], categories, top, min_share) if categories else []
                 for i, (text, categories) in enumerate(zip(_as_texts(texts), categories_per_row, strict=True))]
 
 
-CACHE_WORDS = 200_000  # bounded per-word caches: enough for a news site's vocabulary, a few tens of MB at most
-
-
-class CharNgrams:
-    """scikit-learn's char_wb analyzer, cached per word: comment streams repeat words, so most words' n-grams
-    are looked up rather than sliced again. The cache is not pickled."""
-
-    def __init__(self, ngram_range=(3, 5)):
-        self.ngram_range = tuple(ngram_range)
-        self._cache: dict[str, list[str]] = {}
-
-    def word_grams(self, word: str) -> list[str]:
-        padded, grams = f" {word} ", []
-        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
-            if len(padded) < n:
-                grams.append(padded)  # as scikit-learn: a short word counts once, whole
-                break
-            grams.extend(padded[k:k + n] for k in range(len(padded) - n + 1))
-        return grams
-
-    def __call__(self, text: str) -> list[str]:
-        out: list[str] = []
-        cache = self._cache
-        for word in text.split():
-            grams = cache.get(word)
-            if grams is None:
-                grams = self.word_grams(word)
-                if len(cache) < CACHE_WORDS:
-                    cache[word] = grams
-            out.extend(grams)
-        return out
-
-    def __getstate__(self) -> dict:
-        return {"ngram_range": self.ngram_range}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["ngram_range"])
-
-
 class _Explainer:
-    """Per-call helper for ``AbuseModel.explain``: vocabularies, the heads' coefficients as one matrix, and a
-    per-word cache of character feature indices."""
+    """Per-call helper for ``AbuseModel.explain``: vocabularies and the heads' coefficients as one matrix."""
 
     def __init__(self, model: AbuseModel):
         union = model.features_.named_steps["tfidf"]
         word, char = union.transformer_list[0][1], union.transformer_list[1][1]
-        self.word_vocab, self.char_vocab = word.vocabulary_, char.vocabulary_
+        self.word_vocab, self.char = word.vocabulary_, char
         self.n_word = len(self.word_vocab)
-        self.analyzer = char.build_analyzer()
         self.categories = {c: k for k, c in enumerate(model.classes_)}
         self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
         self.value = np.zeros(self.coef.shape[1])
-        self.word_features: dict[str, list[int]] = {}
 
-    def _char_features(self, word: str) -> list[int]:
-        found = self.word_features.get(word)
-        if found is None:
-            indices = [self.char_vocab.get(g) for g in self.analyzer(word)]
-            found = [i + self.n_word for i in indices if i is not None]
-            if len(self.word_features) < CACHE_WORDS:
-                self.word_features[word] = found
-        return found
-
-    def reasons(self, text: str, row, categories: list[str], top: int, min_share: float) -> list[dict]:
+    def reasons(self, text: str, row: tuple[np.ndarray, np.ndarray], categories: list[str], top: int,
+                min_share: float) -> list[dict]:
+        """``row``: the text's feature indices and values."""
         norm, offsets = normalize_with_offsets(text)
         chunks = [m.span() for m in re.finditer(r"\S+", norm)]
         if not chunks:
             return []
+        char_feats, lengths = array("i"), []
+        for a, b in chunks:
+            found = self.char.word_indices(norm[a:b])
+            char_feats.extend(found)
+            lengths.append(len(found))
         units: list[int] = []
         feats: list[int] = []
         factors: list[float] = []
-        for u, (a, b) in enumerate(chunks):
-            found = self._char_features(norm[a:b])
-            units += [u] * len(found)
-            feats += found
-        factors = [1.0] * len(feats)
         starts = [a for a, _ in chunks]
         tokens = [(m.group(), bisect_left(starts, m.start() + 1) - 1) for m in WORD_TOKEN.finditer(norm)]
         words = [t for t, _ in tokens]
@@ -254,11 +211,13 @@ class _Explainer:
                     units += [u for _, u in tokens[k:k + n]]
                     feats += [f] * n
                     factors += [1 / n] * n
-        units, feats, factors = np.array(units), np.array(feats, dtype=np.int64), np.array(factors)
-        self.value[row.indices] = row.data
+        units = np.concatenate([np.repeat(np.arange(len(chunks)), lengths), units]).astype(np.int64)
+        feats = np.concatenate([np.frombuffer(char_feats, dtype=np.int32) + self.n_word, feats]).astype(np.int64)
+        factors = np.concatenate([np.ones(len(char_feats)), factors])
+        self.value[row[0]] = row[1]
         _, inverse, = np.unique(feats, return_inverse=True)
         share = self.value[feats] * factors / np.bincount(inverse, weights=factors)[inverse]
-        self.value[row.indices] = 0.0
+        self.value[row[0]] = 0.0
         reasons = []
         for category in categories:
             weight = np.bincount(units, weights=share * self.coef[self.categories[category], feats],

@@ -26,6 +26,8 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from moderation.vectorize import CharTfidf
+
 URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"']+"
     r"|(?<![@\w.-])[a-z0-9-]+\.(?:com|net|org|info|biz|ru|io|ly|co\.uk)\b[^\s<>\"']*",
@@ -100,7 +102,7 @@ def duplicate_counts(texts: list[str]) -> np.ndarray:
 
 
 def shouting(text: str) -> float:
-    letters = sum(char.isalpha() for char in text)
+    letters = sum(map(str.isalpha, text))
     return sum(len(word) for word in CAPS_WORD.findall(text)) / letters if letters >= 12 else 0.0
 
 
@@ -235,8 +237,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
     def _text_pipeline(self):
         return make_pipeline(
-            TfidfVectorizer(
-                analyzer="char_wb",
+            CharTfidf(
                 ngram_range=(2, 4),
                 preprocessor=_text_head,
                 min_df=2,

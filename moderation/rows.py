@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -98,8 +99,11 @@ def pick_column(columns: Iterable[str], wanted: str | None, candidates: tuple[st
     return None
 
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not valid in the encoding (surrogateescape)
+
+
 def _has_undecodable(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _UNDECODABLE.search(value) is not None
 
 
 def _row(source: str, line: int, record: dict[str, Any], text_col: str, id_col: str | None,

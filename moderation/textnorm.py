@@ -7,6 +7,7 @@ words that drove a score can be highlighted in the text the moderator sees.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -29,9 +30,10 @@ def _decode_escape(match: re.Match) -> str:
     return {"\\n": "\n", "\\t": " ", "\\r": "", "\\'": "'", '\\"': '"', "\\\\": "\\"}.get(raw, raw)
 
 
-def _fold_char(match: re.Match) -> str:
+@functools.lru_cache(maxsize=65536)
+def _fold(char: str) -> str:
     """NFKC (full-width, ligatures, mathematical letters), accents dropped, lowercased, homoglyphs mapped."""
-    char = unicodedata.normalize("NFKD", match.group(0))
+    char = unicodedata.normalize("NFKD", char)
     char = "".join(c for c in char if not unicodedata.combining(c))
     return unicodedata.normalize("NFKC", char).lower().translate(_HOMOGLYPHS)
 
@@ -49,7 +51,8 @@ RULES: tuple[tuple[re.Pattern, str | Callable[[re.Match], str]], ...] = (
     (re.compile(r"(?:\\x[0-9a-fA-F]{2})+|\\u[0-9a-fA-F]{4}|\\[ntr'\"\\]"), _decode_escape),
     (re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});"), lambda m: html.unescape(m.group(0))),
     (re.compile(r"https?://\S+|www\.\S+"), " url "),
-    (re.compile(r"[^\x00-\x7f]|[A-Z]"), _fold_char),
+    (re.compile(r"[A-Z]+"), lambda m: m.group(0).lower()),  # a run at a time: same length, offsets kept
+    (re.compile(r"[^\x00-\x7f]"), lambda m: _fold(m.group(0))),
     # a word mixing letters with look-alike digits or symbols: 1d10t, sh1t, a$$, @ss, b!tch
     (re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[0-9@$!|][\w@$!|]*)[a-z0-9@$!|]{3,}(?![\w@$!|])"),
      _deleet),

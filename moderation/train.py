@@ -36,7 +36,8 @@ from moderation.policy import Policy
 # and the madlibs bias figures (benchmarks/abuse.py prints both).
 CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "civil-comments": 0.2, "davidson": 0.1, "ethos": 1.0,
                   "stormfront": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
-ABUSE_VERSION = "abuse-2026.11.1"
+ABUSE_VERSION = "abuse-2026.11.2"
+OFFTOPIC_VERSION = "offtopic-2026.11.2"
 APPROVE_MISS = 0.2  # share of the abusive comments the default review threshold may approve
 
 
@@ -122,6 +123,16 @@ def fairness_card(model: AbuseModel) -> dict:
             "per_identity_term": bias_metrics(fair["text"], fair["label"], fair_p)}
 
 
+def save_timed(model, out: str | Path, card: dict) -> dict:
+    """Save the model with its card, then time one verified load (what a user waits for) into the card."""
+    artifacts.save(model, out, card)
+    started = time.perf_counter()
+    artifacts.load(out)
+    card = artifacts.read_card(out) | {"load_seconds": round(time.perf_counter() - started, 2)}
+    artifacts.write_card(out, card)
+    return card
+
+
 def train_abuse(out: str | Path = "models/abuse.joblib", corpora: list[Corpus] | None = None,
                 extra: pd.DataFrame | None = None, fairness: bool = True, **params) -> dict:
     """Fit the abuse model on the shared corpora (plus ``extra`` labelled rows), write it with its card."""
@@ -134,12 +145,7 @@ def train_abuse(out: str | Path = "models/abuse.joblib", corpora: list[Corpus] |
     model = AbuseModel(**params).fit(table["text"], table[list(CATEGORIES)], sample_weight=weights,
                                      calibrate_on={c: target_rows(table, c) for c in CATEGORIES})
     card = abuse_card(model, table, corpora, time.perf_counter() - started, fairness)
-    artifacts.save(model, out, card)
-    started = time.perf_counter()
-    artifacts.load(out)
-    card = artifacts.read_card(out) | {"load_seconds": round(time.perf_counter() - started, 2)}
-    artifacts.write_card(out, card)
-    return card
+    return save_timed(model, out, card)
 
 
 # Retraining with a site's own labels (``moderation train``).
@@ -348,7 +354,7 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
     model.fit(data, data["off_topic"], sample_weight=weights)
     card = {
         "name": "offtopic",
-        "version": f"offtopic-2026.11.1{'-quick' if quick else ''}",
+        "version": f"{OFFTOPIC_VERSION}{'-quick' if quick else ''}",
         "quick": quick,
         "labels": ["off_topic"],
         "basis": "off_topic_basis = 'article' when the row has a non-empty article (title + body), else 'comment'",
@@ -372,9 +378,4 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
             "the cost of a wrong flag is a moderator's glance, the cost of a wrong reject a silenced reader."),
         "at_review_threshold": at_review,
     }
-    artifacts.save(model, out, card)
-    started = time.perf_counter()
-    artifacts.load(out)
-    card = artifacts.read_card(out) | {"load_seconds": round(time.perf_counter() - started, 2)}
-    artifacts.write_card(out, card)
-    return card
+    return save_timed(model, out, card)

@@ -73,7 +73,7 @@ def test_flipped_labels_are_not_promoted(models, labels):
     before = current(models)
     result = run("train", "--quick", "--labels", labels["flipped"])
     assert result.exit_code == 3, result.output
-    assert "NOT PROMOTED" in result.output and ("INVERTED?" in result.output or "WORSE" in result.output)
+    assert "NOT PROMOTED" in result.output and ("labels inverted" in result.output or "WORSE" in result.output)
     assert current(models) == before
     assert len(list(models.glob("abuse-*.joblib"))) == 2  # kept beside the current one
 

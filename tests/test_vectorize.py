@@ -1,0 +1,47 @@
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from moderation.vectorize import CharTfidf
+
+TRAIN = ["You are an idiot", "what an idiot you are", "thanks for the article", "a b cd efg hijk",
+         "Great piece, thanks", "idiots everywhere", "Σίσυφος ΣΑΣ", "tab\tand\n\nnewlines  here"]
+
+
+def _head(text: str) -> str:
+    return text[:12].lower()
+
+
+@pytest.mark.parametrize("params", [
+    {"ngram_range": (3, 5), "lowercase": False, "sublinear_tf": True, "dtype": np.float32},
+    {"ngram_range": (2, 4), "preprocessor": _head, "min_df": 2, "sublinear_tf": True},
+    {"ngram_range": (1, 3), "max_features": 40},
+])
+@settings(max_examples=50, deadline=None)
+@given(texts=st.lists(st.text(max_size=40), min_size=1, max_size=6))
+def test_same_matrix_as_scikit_learns_char_wb(params, texts):
+    ours, theirs = CharTfidf(**params).fit(TRAIN), TfidfVectorizer(analyzer="char_wb", **params).fit(TRAIN)
+    for _ in range(2):  # the second pass reads the word cache
+        got, want = ours.transform(texts), theirs.transform(texts)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert abs(got - want).max() == 0
+
+
+def test_cache_is_not_pickled_and_clone_keeps_the_parameters():
+    model = CharTfidf(ngram_range=(2, 4), min_df=1).fit(TRAIN)
+    model.transform(["you idiot"])
+    assert "_word_cache" in model.__dict__
+    restored = pickle.loads(pickle.dumps(model))
+    assert "_word_cache" not in restored.__dict__
+    assert abs(restored.transform(["you idiot"]) - model.transform(["you idiot"])).max() == 0
+    assert clone(model).get_params() == model.get_params() and clone(model).analyzer == "char_wb"
+
+
+def test_one_string_is_refused():
+    with pytest.raises(ValueError, match="Iterable"):
+        CharTfidf().fit(TRAIN).transform("one string")
