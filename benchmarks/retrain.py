@@ -6,6 +6,7 @@ then retrained with n = 100, 200, 400, 800 site labels weighted as ``moderation 
 (``train.SITE_SHARE`` of the training weight, or each ``--share``), and measured on the test set.
 
     python benchmarks/retrain.py                      # full shared data (minutes per fit on 2 cores)
+    python benchmarks/retrain.py --site stormfront insults-2012 --sizes 0 400
     python benchmarks/retrain.py --quick --sizes 200 400   # sampled shared data, seconds per fit
 """
 
@@ -48,7 +49,7 @@ def fit_and_measure(corpora, site, share, max_weight, test, label, quick) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--site", default="insults-2012", help="shared corpus playing the new site")
+    parser.add_argument("--site", nargs="+", default=["insults-2012"], help="shared corpora playing the new site")
     parser.add_argument("--label", default="abusive")
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 100, 200, 400, 800], help="0: no site labels")
     parser.add_argument("--shares", type=float, nargs="+", default=[SITE_SHARE])
@@ -58,12 +59,20 @@ def main() -> None:
     args = parser.parse_args()
 
     corpora = load_all()
-    site_corpus = next(c for c in corpora if c.name == args.site)
-    others = [c for c in corpora if c.name != args.site]
+    for name in args.site:
+        run_site(corpora, name, args)
+
+
+def run_site(corpora, name: str, args) -> None:
+    """The table for one shared corpus playing the new site."""
+    site_corpus = next(c for c in corpora if c.name == name)
+    if args.test >= len(site_corpus.frame):
+        raise SystemExit(f"--test {args.test}: {name} has only {len(site_corpus.frame)} rows")
+    others = [c for c in corpora if c.name != name]
     others = quick_sample(others) if args.quick else others
     pool, test = split_holdout(site_corpus.frame, args.test / len(site_corpus.frame))
     pool = pool.sample(frac=1, random_state=0).reset_index(drop=True)
-    print(f"site: {args.site}, test set {len(test)} rows ({int(test[args.label].sum())} {args.label}), "
+    print(f"site: {name}, test set {len(test)} rows ({int(test[args.label].sum())} {args.label}), "
           f"shared data: {', '.join(c.name for c in others)} ({sum(len(c.frame) for c in others)} rows)"
           f"{', quick' if args.quick else ''}")
     print(f"{'site labels':>11} {'share':>6} {'ROC AUC':>8} {'PR AUC':>7} {'train s':>8}   (max row weight "
@@ -74,7 +83,7 @@ def main() -> None:
             after, seconds = fit_and_measure(others, site, share, args.max_weight, test, args.label, args.quick)
             print(f"{n:>11} {share:>6.2f} {after['roc_auc']:>8.4f} {after['pr_auc']:>7.4f} {seconds:>8.0f}",
                   flush=True)
-
+    print()
 
 if __name__ == "__main__":
     main()
