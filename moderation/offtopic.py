@@ -318,7 +318,9 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     def _rare(self, tokens: set[str]) -> set[str]:
         return {t for t in tokens if t not in self.common_terms_ and t.isalpha()}
 
-    def _batch(self, X: pd.DataFrame) -> _Batch:
+    def batch(self, X: pd.DataFrame) -> _Batch:
+        """Everything scoring and explaining read from a batch of (comment, article) rows, computed once: the
+        near-duplicate counts are counts within this batch."""
         texts, articles = _column(X, "text"), self._articles(X)
         has_article = np.array([article != "" for article in articles], dtype=bool)
         text_scores = np.zeros(len(texts))
@@ -348,11 +350,13 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     # ----- prediction ----------------------------------------------------------------------------------
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self._logits(self._batch(X)) if len(X) else np.zeros(0)
+        return self._logits(self.batch(X)) if len(X) else np.zeros(0)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        positive = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
-        return np.column_stack([1.0 - positive, positive])
+        return _as_proba(self.decision_function(X))
+
+    def proba_from_batch(self, batch: _Batch) -> np.ndarray:
+        return _as_proba(self._logits(batch))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
@@ -368,11 +372,13 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
         A reason's weight is its feature's contribution to the logit relative to an average training comment.
         """
-        if not len(X):
-            return []
-        batch = self._batch(X)
+        return self.explain_batch(self.batch(X), top=top) if len(X) else []
+
+    def explain_batch(self, batch: _Batch, rows=None, top: int = 3) -> list[list[dict]]:
+        """``explain`` for the ``rows`` (default: all) of a batch already computed for scoring."""
         reasons = []
-        for i, text in enumerate(batch.texts):
+        for i in range(len(batch.texts)) if rows is None else rows:
+            text = batch.texts[i]
             with_article = batch.has_article[i]
             model = self.article_model_ if with_article else self.comment_model_
             row = (_article_design if with_article else _comment_design)(batch.features[i : i + 1])[0]
@@ -484,6 +490,11 @@ def _contributions(model, row: np.ndarray) -> dict[str, tuple[float, float]]:
         out[name] = (previous[0] + weight, previous[1])
     out.pop("article_length", None)
     return out
+
+
+def _as_proba(logits: np.ndarray) -> np.ndarray:
+    positive = 1.0 / (1.0 + np.exp(-logits))
+    return np.column_stack([1.0 - positive, positive])
 
 
 def _reason(signal: str, message: str, weight: float, match: re.Match | None = None) -> dict:

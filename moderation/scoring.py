@@ -98,23 +98,27 @@ class Moderator(ClassifierMixin, BaseEstimator):
         texts = [("" if not isinstance(t, str) else t)[:MAX_CHARS] for t in frame["text"]]
         features = self.abuse.transform_features(texts)
         proba = pd.DataFrame(self.abuse.proba_from_features(features), columns=self.abuse.classes_)
+        batch = None
         if self.offtopic is not None:
             pairs = pd.DataFrame({"text": texts, "article": frame["article"]})
-            proba["off_topic"] = self.offtopic.predict_proba(pairs)[:, 1]
+            batch = self.offtopic.batch(pairs)
+            proba["off_topic"] = self.offtopic.proba_from_batch(batch)[:, 1]
         decisions, codes, triggered = (policy or self.policy).decide(proba)
         out = pd.DataFrame({"id": frame["id"].astype(str), "decision": decisions, "reason_codes": codes})
         for category in proba:
             out[f"p_{category}"] = proba[category].round(4).to_numpy()
         if self.offtopic is not None:
             out["off_topic_basis"] = self.offtopic.basis(pairs)
-        out["reasons"] = self._reasons(texts, features, frame, decisions, triggered, reasons)
+        out["reasons"] = self._reasons(texts, features, batch, decisions, triggered, reasons)
         out["model_version"] = self.version
         return out[self.columns()]
 
-    def _reasons(self, texts, features, frame, decisions, triggered, mode) -> list[list[dict]]:
-        """Term reasons for the rows the mode asks for; abuse terms and off-topic signals merged by weight."""
-        wanted = np.zeros(len(texts), bool) if mode == "none" else (
-            np.ones(len(texts), bool) if mode == "all" else decisions != "approve")
+    def _reasons(self, texts, features, batch, decisions, triggered, mode) -> list[list[dict]]:
+        """Term reasons for the rows the mode asks for; abuse terms and off-topic signals (from the off-topic
+        ``batch`` the scores came from) merged by weight."""
+        if mode == "none":
+            return [[] for _ in texts]
+        wanted = np.ones(len(texts), bool) if mode == "all" else decisions != "approve"
         abuse_cats = set(self.abuse.classes_)
         per_row = [([c for c in cats if c in abuse_cats] or (["abusive"] if mode == "all" else []))
                    if want else [] for cats, want in zip(triggered, wanted, strict=True)]
@@ -122,8 +126,7 @@ class Moderator(ClassifierMixin, BaseEstimator):
         if self.offtopic is not None:
             rows = np.flatnonzero(wanted & np.array(["off_topic" in c or mode == "all" for c in triggered]))
             if rows.size:
-                pairs = pd.DataFrame({"text": [texts[i] for i in rows], "article": frame["article"].iloc[rows]})
-                for i, extra in zip(rows, self.offtopic.explain(pairs), strict=True):
+                for i, extra in zip(rows, self.offtopic.explain_batch(batch, rows), strict=True):
                     reasons[i] = sorted(reasons[i] + extra, key=lambda r: -r["weight"])
         return reasons
 
