@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from moderation import artifacts
-from moderation.corpora.abuse import load_all
+from moderation.corpora.abuse import CATEGORIES, load_all
 from moderation.evaluate import binary_metrics
 from moderation.labels import site_weight, split_holdout
 from moderation.train import (
@@ -78,7 +78,7 @@ def run_site(corpora, name: str, args) -> None:
     print(f"{'site labels':>11} {'share':>6} {'ROC AUC':>8} {'PR AUC':>7} {'train s':>8}   (max row weight "
           f"{args.max_weight})")
     for n in args.sizes:
-        site = site_table(pool.iloc[:n], ("abusive", "toxic", "insult", "obscene", "hate", "threat"))
+        site = site_table(pool.iloc[:n], CATEGORIES)
         for share in args.shares if n else [0.5]:
             after, seconds = fit_and_measure(others, site, share, args.max_weight, test, args.label, args.quick)
             print(f"{n:>11} {share:>6.2f} {after['roc_auc']:>8.4f} {after['pr_auc']:>7.4f} {seconds:>8.0f}",

@@ -92,9 +92,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         word, char = union.transformer_list[0][1], union.transformer_list[1][1]
         neutral = {w for phrase in self.neutral_words for w in normalize(phrase).split()}
         found = [i for term, i in word.vocabulary_.items() if set(term.split()) <= neutral]
-        analyzer = char.build_analyzer()
-        grams = {g for w in neutral for g in analyzer(w)}
-        found += [char.vocabulary_[g] + len(word.vocabulary_) for g in grams if g in char.vocabulary_]
+        found += [i + len(word.vocabulary_) for i in {i for w in neutral for i in char.word_indices(w)}]
         return np.array(sorted(found), dtype=np.int64)
 
     def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None):

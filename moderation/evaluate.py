@@ -191,7 +191,7 @@ def evaluate_model(labels, model: str | None = None, slices=("source", "file")) 
     frame, problems = read_labels(labels)
     moderator = load(model) if model and Path(model).is_file() else load(version=model)
     scored = moderator.score(frame[["text", "article"]], reasons="none")
-    thresholds = {c: {"review": r.review, "reject": r.reject} for c, r in moderator.policy.rules.items()}
+    thresholds = moderator.policy.thresholds()
     return labels_report(scored, frame, thresholds, slices), problems
 
 

@@ -25,7 +25,6 @@ import pandas as pd
 from moderation.corpora.abuse import CATEGORIES
 from moderation.rows import InputError, read_rows
 
-ABUSE_LABELS = CATEGORIES
 LABELS = (*CATEGORIES, "off_topic")
 META = ("id", "article", "article_id", "source", "labeled_at")
 TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})

@@ -38,6 +38,10 @@ class Rule:
 class Policy:
     rules: dict[str, Rule] = field(default_factory=dict)
 
+    def thresholds(self) -> dict[str, dict[str, float | None]]:
+        """Each category's review and reject thresholds, in the model cards' shape."""
+        return {c: {"review": r.review, "reject": r.reject} for c, r in self.rules.items()}
+
     @classmethod
     def from_cards(cls, *cards: dict) -> Policy:
         """Thresholds written in the model cards; categories outside ``DECIDING_BY_DEFAULT`` are reported only."""

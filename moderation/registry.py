@@ -161,7 +161,8 @@ def find(version: str, folder: Path) -> tuple[str, Path]:
             if version in (entry["version"], entry["file"]):
                 return name, folder / entry["file"]
     for card in sorted(folder.glob(f"*{artifacts.CARD_SUFFIX}")):
-        data = json.loads(card.read_text(encoding="utf-8"))
+        data = artifacts.read_card(card.with_name(card.name.removesuffix(artifacts.CARD_SUFFIX)
+                                                  + artifacts.ARTIFACT_SUFFIX))
         if version in (data.get("version"), data.get("artifact")):
             return data.get("name", "abuse"), folder / data["artifact"]
     raise RegistryError(f"no model with version {version!r} in {folder}")

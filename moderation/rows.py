@@ -195,11 +195,11 @@ def read_rows(path: str, text_column: str | None = None, id_column: str | None =
     """Every row of one input (a CSV, JSON Lines file or an article page; '-' is stdin), in order."""
     if path != "-" and not Path(path).exists():
         raise InputError(f"{path}: no such file")
-    if path != "-" and sniff_format(path) == "page":
+    fmt = sniff_format(path) if path != "-" else None
+    if fmt == "page":
         yield from _page_rows(Path(path).name, read_text(path, encoding))
         return
     with _open_input(path, encoding) as handle:
-        fmt = sniff_format(path)
         if path == "-":
             head = handle.read(4096)
             fmt = sniff_format(path, head)
@@ -299,7 +299,7 @@ class RowWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         if self.fmt == "jsonl":
-            self.handle.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+            self.handle.write(json.dumps(record, ensure_ascii=False, default=jsonable) + "\n")
             return
         if self._csv is None:
             self.columns = self.columns or list(record)
@@ -313,7 +313,8 @@ class RowWriter:
             self.write(record)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``json.dumps``'s ``default``: numpy scalars (scored frames carry them) as plain values."""
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
@@ -321,5 +322,5 @@ def _jsonable(value: Any) -> Any:
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, default=_jsonable)
+        return json.dumps(value, ensure_ascii=False, default=jsonable)
     return "" if value is None else value

@@ -86,7 +86,7 @@ def sample(data, n: int = 200, strategy: str = "uncertain", moderator=None, seed
     if frame["id"].duplicated().any():
         raise ValueError("ids must be unique to hand a sample back for labelling")
     scored = moderator.score(frame, reasons="none")
-    thresholds = {c: {"review": r.review, "reject": r.reject} for c, r in moderator.policy.rules.items()}
+    thresholds = moderator.policy.thresholds()
     picked = pick(scored, n, strategy, thresholds, seed)
     return to_label(frame, picked, [c for c in LABELS if c in moderator.categories], strategy)
 

@@ -47,8 +47,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from moderation.corpora.abuse import CATEGORIES
 from moderation.policy import REASON_CODES, Policy
-from moderation.rows import InputRow
+from moderation.rows import InputRow, jsonable
 from moderation.scoring import REASON_MODES, Moderator, score_stream
 
 log = logging.getLogger("moderation.serve")
@@ -65,9 +66,7 @@ ATTRIBUTE_SOURCES = {
 }
 # What a moderator's suggested score says about each training label; SEVERE_TOXICITY is derived, so not here.
 # APPROVED and DELETED are what Coral's "send feedback" puts in attributeScores (value 1) for its verdicts.
-SUGGEST_LABELS = {"TOXICITY": "abusive", "INSULT": "insult", "PROFANITY": "obscene", "THREAT": "threat",
-                  "IDENTITY_ATTACK": "hate", "SPAM": "off_topic", "OFF_TOPIC": "off_topic"}
-ABUSE_CATEGORIES = ("insult", "obscene", "threat", "hate")  # each implies abusive in the retraining format
+SUGGEST_LABELS = {name: sources[0] for name, sources in ATTRIBUTE_SOURCES.items() if len(sources) == 1}
 CORAL_VERDICTS = {"APPROVED": 0, "DELETED": 1, "REJECTED": 1}
 CORAL_FLAG_REASON = {REASON_CODES["off_topic"]: "COMMENT_DETECTED_SPAM"}  # every other code: ..._TOXIC
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -91,15 +90,9 @@ class ApiError(Exception):
         return json_response({"error": {"code": self.status, "message": self.message, "status": status}}, self.status)
 
 
-def _plain(value):
-    """numpy scalars as JSON values (the scored frame carries them)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
 
 def json_response(body, status: int = 200) -> Response:
-    return Response(json.dumps(body, default=_plain, ensure_ascii=False), status, media_type="application/json")
+    return Response(json.dumps(body, default=jsonable, ensure_ascii=False), status, media_type="application/json")
 
 
 # --- Perspective: comments:analyze -------------------------------------------------------------------------------
@@ -257,7 +250,7 @@ def suggest_record(body: dict, now: datetime, max_chars: int = 20_000) -> dict:
                                 f"{', '.join([*SUGGEST_LABELS, *CORAL_VERDICTS])}")
     if not labels:
         raise ApiError(400, "attributeScores carries no verdict (Coral statuses count only with value 1)")
-    if labels.get("abusive") == 0 and any(labels.get(c) == 1 for c in ABUSE_CATEGORIES):
+    if labels.get("abusive") == 0 and any(labels.get(c) == 1 for c in CATEGORIES[1:]):
         raise ApiError(400, "attributeScores contradict each other: TOXICITY under 0.5 but an abuse category "
                             "(INSULT, PROFANITY, THREAT, IDENTITY_ATTACK) from 0.5 up")
     token = body.get("clientToken")

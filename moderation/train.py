@@ -339,8 +339,8 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
     from moderation.corpora.offtopic import load_all as load_offtopic
 
     corpora = load_offtopic()
-    data = pd.concat([c.frame.sample(min(QUICK_ROWS, len(c.frame)), random_state=0) if quick else c.frame
-                      for c in corpora], ignore_index=True)
+    corpora = quick_sample(corpora) if quick else corpora
+    data = pd.concat([c.frame for c in corpora], ignore_index=True)
     model = offtopic.OffTopicModel(inner_folds=2 if quick else 5)
     started = time.perf_counter()
     scores = offtopic.grouped_scores(model, data, folds=3 if quick else folds)
