@@ -43,7 +43,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from moderation import artifacts
@@ -180,10 +179,10 @@ def fitted_model(given: str | None, corpora: list[Corpus], table: pd.DataFrame, 
 
 def out_of_fold(model: AbuseModel, table: pd.DataFrame, category: str, peer: np.ndarray) -> pd.DataFrame:
     """Per labelled row of a head: corpus, label, our calibrated out-of-fold probability, the peer's."""
-    rows, scores = model.oof_scores_[category]
+    rows, ours = model.oof_probabilities(category)
     return pd.DataFrame({"corpus": table["corpus"].to_numpy()[rows],
                          "y": table[category].to_numpy()[rows].astype(int),
-                         "ours": model.calibrators_[category].predict_proba(scores[:, None])[:, 1],
+                         "ours": ours,
                          "peer": peer[rows]})
 
 
@@ -250,22 +249,22 @@ def held_out_model(model: AbuseModel, table: pd.DataFrame, weights: np.ndarray, 
     """A copy of ``model`` whose abusive head is refitted without the rows whose stripped text is in ``texts``."""
     keep = (table["abusive"].notna() & ~table["text"].str.strip().isin(texts)).to_numpy()
     features = model.transform_features(table.loc[keep, "text"])
-    head = clone(model.heads_["abusive"]).fit(features, table.loc[keep, "abusive"].astype(int),
-                                              sample_weight=weights[keep])
+    head = model._fit_head("abusive", features, table.loc[keep, "abusive"].astype(int).to_numpy(), weights[keep])
     held = copy.copy(model)
     held.heads_ = {**model.heads_, "abusive": head}
     return held
 
 
 def span_scores(model: AbuseModel, texts: list[str], gold: list[set[int]]) -> dict[str, float]:
-    """Mean span F1 of the abusive reasons, per top-k and per weight cut-off (over the top 50)."""
+    """Mean span F1 of the abusive reasons: the shipped ones cut at top k, and the top 50 words with any positive
+    weight (no share of the strongest required) cut at each weight."""
     features = model.transform_features(texts)
     every = [["abusive"]] * len(texts)
     scores = {}
+    shipped = model.explain(texts, features, every, top=max(TOP_KS))  # top k is the first k of these
     for k in TOP_KS:
-        reasons = model.explain(texts, features, every, top=k)
-        scores[f"top {k}"] = np.mean([span_f1(offsets(r), g) for r, g in zip(reasons, gold, strict=True)])
-    reasons = model.explain(texts, features, every, top=50)
+        scores[f"top {k}"] = np.mean([span_f1(offsets(r[:k]), g) for r, g in zip(shipped, gold, strict=True)])
+    reasons = model.explain(texts, features, every, top=50, min_share=0.0)
     scores["all w > 0"] = np.mean([span_f1(offsets(r), g) for r, g in zip(reasons, gold, strict=True)])
     for cut in CUTOFFS:
         kept = [[x for x in r if x["weight"] >= cut] for r in reasons]

@@ -142,6 +142,11 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "heads_")
         return self.features_.transform(_as_texts(X))
 
+    def oof_probabilities(self, category: str) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows a head was fitted on and their calibrated out-of-fold probabilities."""
+        rows, scores = self.oof_scores_[category]
+        return rows, self.calibrators_[category].predict_proba(scores[:, None])[:, 1]
+
     def proba_from_features(self, features) -> np.ndarray:
         columns = []
         for category in self.classes_:

@@ -57,17 +57,12 @@ def target_rows(table: pd.DataFrame, category: str) -> np.ndarray:
     return (table["corpus"].isin(mixed) & labelled).to_numpy() if mixed else labelled.to_numpy()
 
 
-def _oof_probabilities(model: AbuseModel, category: str) -> tuple[np.ndarray, np.ndarray]:
-    rows, scores = model.oof_scores_[category]
-    return rows, model.calibrators_[category].predict_proba(scores[:, None])[:, 1]
-
-
 def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], seconds: float,
                fairness: bool = True) -> dict:
     """Cross-validated figures per category and corpus, thresholds and their reasoning, fairness."""
     metrics, calibration, thresholds, rates = {}, {}, {}, {}
     for category in model.classes_:
-        rows, proba = _oof_probabilities(model, category)
+        rows, proba = model.oof_probabilities(category)
         labels = table.loc[rows, category].to_numpy().astype(int)
         corpus = table.loc[rows, "corpus"].to_numpy()
         metrics[category] = {"all": binary_metrics(labels, proba)} | {
