@@ -130,8 +130,6 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     def _out_of_fold(self, category, rows, labels, weights) -> np.ndarray:
         """Decision scores for each row from a head that never saw it (features are shared: IDF only)."""
         scores = np.zeros(len(labels))
-        if np.unique(labels).size < 2:
-            return scores
         folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(rows, labels):
             head = self._fit_head(category, rows[train], labels[train], weights[train])
