@@ -28,6 +28,7 @@ import contextlib
 import copy
 import csv
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -44,13 +45,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import GroupKFold
 
+import moderation
 from moderation import artifacts
 from moderation.abuse import AbuseModel
 from moderation.corpora import dataset_path
 from moderation.corpora.abuse import NEWS_CORPORA, Corpus, load_all
 from moderation.evaluate import binary_metrics, reliability_table
-from moderation.train import abuse_training_table, train_abuse
+from moderation.train import abuse_training_table, train_abuse, training_groups
 
 HEADS = ("abusive", "insult", "hate", "obscene", "threat")
 HERE = Path(__file__).resolve().parent
@@ -186,6 +189,73 @@ def out_of_fold(model: AbuseModel, table: pd.DataFrame, category: str, peer: np.
                          "peer": peer[rows]})
 
 
+# --- 0. the protocol: grouped cross-validation and leave-one-corpus-out --------------------------------------
+
+PROTOCOL_HEADS = ("abusive", "hate", "threat")
+# The label each corpus is judged on: news comments for abuse in general, hate corpora for hate.
+JUDGED_ON = {"insults-2012": "abusive", "c3": "abusive", "sfu-ctc": "abusive", "wikipedia": "abusive",
+             "tweeteval-offensive": "abusive", "davidson": "hate", "ethos": "hate", "stormfront": "hate",
+             "gab": "hate", "implicit-hate": "hate", "tweeteval-hate": "hate"}
+
+
+def protocol_scores(table: pd.DataFrame, weights: np.ndarray, params: dict, folds: int = 5,
+                    left_out: tuple[str, ...] = tuple(JUDGED_ON)) -> dict[tuple[str, str], np.ndarray]:
+    """Decision scores of each head for every row, from heads that never saw the row's group ("grouped": k folds
+    grouped by article, thread or author) or its whole corpus ("left out": trained on all the other corpora).
+
+    The vectorisers are fitted once on all texts (unsupervised, as in ``AbuseModel.fit``); every head is refitted
+    per split exactly as the shipped recipe fits it (same weights, C, identity-feature clipping).
+    """
+    model = AbuseModel(**params)
+    features = model.fit_features(table["text"].tolist())
+    groups = training_groups(table)
+    scores = {}
+    splits = {"grouped": list(GroupKFold(folds, shuffle=True, random_state=0).split(features, groups=groups))}
+    corpus = table["corpus"].to_numpy()
+    splits["left out"] = [(np.flatnonzero(corpus != name), np.flatnonzero(corpus == name)) for name in left_out]
+    for kind, pairs in splits.items():
+        for category in PROTOCOL_HEADS:
+            known = table[category].notna().to_numpy()
+            labels = table[category].to_numpy()
+            found = np.full(len(table), np.nan)
+            for train, test in pairs:
+                train = train[known[train]]
+                head = model._fit_head(category, features[train], labels[train].astype(int), weights[train])
+                found[test] = head.decision_function(features[test])
+            scores[kind, category] = found
+            print(f"  {kind} {category}: {len(pairs)} fits", file=sys.stderr, flush=True)
+    return scores
+
+
+def protocol_rows(table: pd.DataFrame, scores: dict, peer: np.ndarray) -> list[dict]:
+    """ROC AUC per judged corpus: our heads (grouped CV and left out) beside the peer on the same rows."""
+    rows = []
+    for name, label in JUDGED_ON.items():
+        part = ((table["corpus"] == name) & table[label].notna()).to_numpy()
+        y = table.loc[part, label].to_numpy().astype(int)
+        if part.sum() == 0 or np.unique(y).size < 2:
+            continue
+        row = {"corpus": name, "label": label, "n": int(part.sum()), "pos": int(y.sum()),
+               "peer": roc_auc_score(y, peer[part])}
+        for kind in ("grouped", "left out"):
+            for category in ("abusive", "hate"):
+                row[f"{kind} p_{category}"] = roc_auc_score(y, scores[kind, category][part])
+        row["grouped diff"] = row["grouped p_abusive"] - row["peer"]
+        row["left-out diff"] = max(row["left out p_abusive"], row["left out p_hate"]) - row["peer"]
+        rows.append(row)
+    return rows
+
+
+def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer: np.ndarray) -> dict:
+    print("== 0. Protocol: ROC AUC on rows no head saw, beside alt-profanity-check on the same rows ==")
+    print("   grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: trained on")
+    print("   all the other corpora. Diffs: grouped p_abusive - peer; the better left-out head - peer.")
+    scores = protocol_scores(table, weights, params)
+    print_table(protocol_rows(table, scores, peer))
+    print()
+    return scores
+
+
 # --- 1. ranking, 2. calibration ------------------------------------------------------------------------------
 
 def news_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -301,6 +371,20 @@ def report_spans(model: AbuseModel, table: pd.DataFrame, weights: np.ndarray, py
     print(f"  baseline, no span at all: {np.mean([span_f1(set(), g) for g in gold]):.3f}\n")
 
 
+# --- 3b. the behavioural suite --------------------------------------------------------------------------------
+
+def report_behaviour(model: Path) -> None:
+    """The CheckList-style cases of tests/test_behaviour.py (written for the tests, never trained on)."""
+    spec = importlib.util.spec_from_file_location("test_behaviour", HERE.parent / "tests" / "test_behaviour.py")
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    scored = suite.score_cases(moderation.load(model))
+    print("== 3b. Behavioural suite (tests/test_behaviour.py), default policy ==")
+    print(suite.summary(scored).round(3).to_string())
+    hateful = scored["function"].str.startswith("hateful: ")
+    print(f"  p_hate ROC AUC, hateful vs every contrast: {roc_auc_score(hateful, scored['p_hate']):.3f}\n")
+
+
 # --- 4. throughput and memory --------------------------------------------------------------------------------
 
 def write_comments(path: Path, texts: np.ndarray, n: int, seed: int, chunk: int = 100_000) -> None:
@@ -378,6 +462,10 @@ def main() -> None:
                         help=f"smoke run: {QUICK_ROWS_PER_CORPUS} rows per corpus, 2,000 and 20,000 comments")
     parser.add_argument("--model", help="a model train_abuse wrote from the shared corpora, instead of fitting")
     parser.add_argument("--peer-python", help="Python of a venv with alt-profanity-check (default: .peer-venv)")
+    parser.add_argument("--protocol-only", action="store_true", help="only the protocol (section 0)")
+    parser.add_argument("--corpora", nargs="+", help="train and judge on these corpora only (an ablation)")
+    parser.add_argument("--params", type=json.loads, default={},
+                        help='AbuseModel parameters for the protocol, as JSON (e.g. \'{"generalized_ngrams": null}\')')
     args = parser.parse_args()
     rows, million = (2_000, 20_000) if args.quick else (args.rows, args.million_rows)
     python = peer_python(args.peer_python)
@@ -385,13 +473,18 @@ def main() -> None:
         tmp = Path(folder)
         header(python, tmp)
         corpora = corpora_for(args.quick, args.model)
+        corpora = [c for c in corpora if args.corpora is None or c.name in args.corpora]
         table, weights = abuse_training_table(corpora)
+        peer, _ = peer_predict(python, table["text"].tolist(), tmp)
+        report_protocol(table, weights, args.params, peer)
+        if args.protocol_only:
+            return
         path = fitted_model(args.model, corpora, table, tmp)
         model = artifacts.load(path).estimator
-        peer, _ = peer_predict(python, table["text"].tolist(), tmp)
         report_ranking(model, table, peer)
         report_calibration(model, table, peer)
         report_spans(model, table, weights, python, tmp)
+        report_behaviour(path)
         report_speed(path, table, python, rows, million, tmp)
 
 

@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from moderation.corpora.identity import IDENTITY_WORDS
+from moderation.lexicon import GROUP_WORDS, IDENTITY_WORDS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 from moderation.vectorize import CharTfidf
 
@@ -33,17 +33,27 @@ def normalize_all(texts) -> list[str]:
     return [normalize(text) for text in texts]
 
 
-def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2) -> Pipeline:
-    """Normalisation then word and char_wb TF-IDF side by side (char n-grams catch spellings words miss)."""
+GROUP_TOKEN, VIOLENCE_TOKEN = "xgroupx", "xviolencex"
+
+
+def generalize(text: str) -> str:
+    """A normalised text with each group noun written ``xgroupx`` and each violent verb ``xviolencex``."""
+    return " ".join(GROUP_TOKEN if w in GROUP_WORDS else VIOLENCE_TOKEN if w in VIOLENCE_WORDS else w
+                    for w in WORD_TOKEN.findall(text))
+
+
+def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
+                  generalized_ngrams=(1, 3)) -> Pipeline:
+    """Normalisation then word and char_wb TF-IDF side by side (char n-grams catch spellings words miss), and
+    word n-grams of the generalised text (``generalize``) when ``generalized_ngrams`` is set."""
     common = {"sublinear_tf": True, "min_df": min_df, "max_features": max_features, "dtype": np.float32,
               "lowercase": False}
-    return Pipeline([
-        ("normalize", FunctionTransformer(normalize_all)),
-        ("tfidf", FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=word_ngrams, **common)),
-            ("char", CharTfidf(ngram_range=char_ngrams, **common)),
-        ])),
-    ])
+    views = [("word", TfidfVectorizer(ngram_range=word_ngrams, **common)),
+             ("char", CharTfidf(ngram_range=char_ngrams, **common))]
+    if generalized_ngrams:
+        views.append(("generalized", TfidfVectorizer(ngram_range=generalized_ngrams, preprocessor=generalize,
+                                                     **common)))
+    return Pipeline([("normalize", FunctionTransformer(normalize_all)), ("tfidf", FeatureUnion(views))])
 
 
 def _as_texts(X) -> list[str]:
@@ -62,10 +72,12 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     multilabel ``OneVsRestClassifier``.
     """
 
-    def __init__(self, word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2, C=4.0,
-                 calibration_folds=5, neutral_words=IDENTITY_WORDS, identity_heads=("hate",), random_state=0):
+    def __init__(self, word_ngrams=(1, 2), char_ngrams=(3, 5), generalized_ngrams=(1, 3), max_features=100_000,
+                 min_df=2, C=4.0, calibration_folds=5, neutral_words=IDENTITY_WORDS, identity_heads=("hate",),
+                 random_state=0):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
+        self.generalized_ngrams = generalized_ngrams
         self.max_features = max_features
         self.min_df = min_df
         self.C = C
@@ -82,32 +94,42 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         though the abusive corpora name groups far more often than civil ones do. Heads that judge attacks on
         a group (``identity_heads``) keep those words: which group is named is part of what they judge."""
         head = self._head().fit(rows, labels, sample_weight=weights)
-        if category not in self.identity_heads:
-            head.coef_[0, self.neutral_features_] = np.minimum(head.coef_[0, self.neutral_features_], 0.0)
+        clipped = self.group_features_ if category in self.identity_heads else self.neutral_features_
+        head.coef_[0, clipped] = np.minimum(head.coef_[0, clipped], 0.0)
         return head
 
-    def _neutral_feature_indices(self) -> np.ndarray:
-        """Word features made only of neutral words, and the character n-grams of those words."""
+    def _neutral_feature_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Features that only name a group: word features made of identity words, the character n-grams of those
+        words, and generalised n-grams of ``xgroupx`` and stop words ("the xgroupx"); then the last kind alone
+        (what even the heads that judge attacks on a group may not learn from)."""
         union = self.features_.named_steps["tfidf"]
-        word, char = union.transformer_list[0][1], union.transformer_list[1][1]
+        views = dict(union.transformer_list)
+        word, char = views["word"], views["char"]
         neutral = {w for phrase in self.neutral_words for w in normalize(phrase).split()}
         found = [i for term, i in word.vocabulary_.items() if set(term.split()) <= neutral]
         found += [i + len(word.vocabulary_) for i in {i for w in neutral for i in char.word_indices(w)}]
-        return np.array(sorted(found), dtype=np.int64)
+        group = []
+        if "generalized" in views:
+            offset = len(word.vocabulary_) + len(char.vocabulary_)
+            naming = ENGLISH_STOP_WORDS | {GROUP_TOKEN}
+            group = [i + offset for term, i in views["generalized"].vocabulary_.items()
+                     if GROUP_TOKEN in term and set(term.split()) <= naming]
+        return np.array(sorted(found + group), dtype=np.int64), np.array(sorted(group), dtype=np.int64)
 
-    def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None):
+    def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None, groups=None):
         """Fit features on all texts, then each head on its labelled rows.
 
         ``calibrate_on``: rows whose out-of-fold scores fit the calibration (the target domain), as one
-        boolean mask or a mask per category; all labelled rows when None.
+        boolean mask or a mask per category; all labelled rows when None. ``groups``: what a new site would not
+        share with the training rows (article, thread, author); the out-of-fold scores behind calibration and
+        the card's figures never come from a head that saw the row's group. Each row is its own group when None.
         """
         texts = _as_texts(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
         weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         everywhere = np.ones(len(texts), bool)
-        self.features_ = make_features(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df)
-        features = self.features_.fit_transform(texts)
-        self.neutral_features_ = self._neutral_feature_indices()
+        groups = np.arange(len(texts)) if groups is None else np.asarray(groups)
+        features = self.fit_features(texts)
         self.classes_ = np.array(list(Y.columns))
         self.heads_, self.calibrators_, self.oof_scores_ = {}, {}, {}
         for category in self.classes_:
@@ -118,7 +140,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
                                  f"found only {np.unique(labels).tolist()}")
             rows = features[known]
             self.heads_[category] = self._fit_head(category, rows, labels, weights[known])
-            oof = self._out_of_fold(category, rows, labels, weights[known])
+            oof = self._out_of_fold(category, rows, labels, weights[known], groups[known])
             self.oof_scores_[category] = (np.flatnonzero(known), oof)
             target = calibrate_on.get(category, everywhere) if isinstance(calibrate_on, dict) else (
                 everywhere if calibrate_on is None else calibrate_on)
@@ -127,11 +149,20 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
             self.calibrators_[category] = LogisticRegression(C=1e4).fit(oof[use, None], labels[use])
         return self
 
-    def _out_of_fold(self, category, rows, labels, weights) -> np.ndarray:
-        """Decision scores for each row from a head that never saw it (features are shared: IDF only)."""
+    def fit_features(self, texts: list[str]):
+        """Fit the vectorisers (no labels involved) and return the texts' features; ``fit`` starts here, and an
+        evaluation that refits heads on many splits calls it once."""
+        self.features_ = make_features(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df,
+                                       self.generalized_ngrams)
+        features = self.features_.fit_transform(texts)
+        self.neutral_features_, self.group_features_ = self._neutral_feature_indices()
+        return features
+
+    def _out_of_fold(self, category, rows, labels, weights, groups) -> np.ndarray:
+        """Decision scores for each row from a head that never saw its group (features are shared: IDF only)."""
         scores = np.zeros(len(labels))
-        folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
-        for train, test in folds.split(rows, labels):
+        folds = GroupKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
+        for train, test in folds.split(rows, labels, groups):
             head = self._fit_head(category, rows[train], labels[train], weights[train])
             scores[test] = head.decision_function(rows[test])
         return scores

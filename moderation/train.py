@@ -34,8 +34,9 @@ from moderation.policy import Policy
 # posts are all positives, so at full weight they teach that news topics mean abuse. News-article paragraphs and
 # civil identity sentences are negatives that teach the opposite. Chosen by cross-validated ROC AUC per corpus
 # and the madlibs bias figures (benchmarks/abuse.py prints both).
-CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "civil-comments": 0.2, "davidson": 0.1, "ethos": 1.0,
-                  "stormfront": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
+CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comments": 0.2, "davidson": 0.1,
+                  "ethos": 1.0, "stormfront": 0.5, "gab": 1.0, "implicit-hate": 1.0, "tweeteval-offensive": 0.5,
+                  "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
 ABUSE_VERSION = "abuse-2026.11.2"
 OFFTOPIC_VERSION = "offtopic-2026.11.2"
 APPROVE_MISS = 0.2  # share of the abusive comments the default review threshold may approve
@@ -46,6 +47,12 @@ def abuse_training_table(corpora: list[Corpus]) -> tuple[pd.DataFrame, np.ndarra
     table = table[table["text"].str.strip() != ""].reset_index(drop=True)
     weights = table["corpus"].map(CORPUS_WEIGHTS).fillna(1.0).to_numpy()
     return table, weights
+
+
+def training_groups(table: pd.DataFrame) -> np.ndarray:
+    """Each row's cross-validation group (article, thread or author; a site's own label rows one each)."""
+    own = pd.Series("row:" + table.index.astype(str), index=table.index)
+    return table.get("group", own).fillna(own).to_numpy()
 
 
 def target_rows(table: pd.DataFrame, category: str) -> np.ndarray:
@@ -138,7 +145,8 @@ def train_abuse(out: str | Path = "models/abuse.joblib", corpora: list[Corpus] |
         table = pd.concat([table, extra], ignore_index=True)
         weights = np.r_[weights, extra.get("weight", pd.Series(1.0, index=extra.index)).to_numpy()]
     model = AbuseModel(**params).fit(table["text"], table[list(CATEGORIES)], sample_weight=weights,
-                                     calibrate_on={c: target_rows(table, c) for c in CATEGORIES})
+                                     calibrate_on={c: target_rows(table, c) for c in CATEGORIES},
+                                     groups=training_groups(table))
     card = abuse_card(model, table, corpora, time.perf_counter() - started, fairness)
     return save_timed(model, out, card)
 

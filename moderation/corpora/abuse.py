@@ -4,6 +4,7 @@ does not say). Each corpus labels only some categories; a category's head trains
 
 from __future__ import annotations
 
+import gzip
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from moderation.corpora import dataset_path
-from moderation.corpora.identity import IDENTITY_WORDS
+from moderation.lexicon import IDENTITY_WORDS
 
 CATEGORIES = ("abusive", "toxic", "insult", "obscene", "hate", "threat")
-NEWS_CORPORA = ("insults-2012", "c3", "civil-comments")  # reader comments under news stories: our users' domain
+# reader comments under news stories: our users' domain
+NEWS_CORPORA = ("insults-2012", "c3", "sfu-ctc", "civil-comments")
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,12 @@ class Corpus:
     note: str
 
 
-def _frame(texts, corpus: str, **labels) -> pd.DataFrame:
+def _frame(texts, corpus: str, groups=None, **labels) -> pd.DataFrame:
+    """``groups``: what a new site would not share with the training rows (article, thread, author), so that
+    cross-validation never puts one group on both sides; each row is its own group where a corpus has none."""
     frame = pd.DataFrame({"text": pd.Series(texts, dtype=object).astype(str).to_numpy(), "corpus": corpus})
+    frame["group"] = (corpus + ":" + pd.Series(np.arange(len(frame)) if groups is None else groups).astype(str)
+                      ).to_numpy()
     for name in CATEGORIES:
         value = labels.get(name, np.nan)
         frame[name] = np.asarray(value, dtype=float) if not np.isscalar(value) else float(value)
@@ -69,7 +75,9 @@ def c3() -> Corpus:
     judges = data["njudgements_toxicity_expt"].clip(lower=1).to_numpy()
     toxic = (data["crowd_toxicity_level"] >= 2).to_numpy()
     attack = votes.get("personal_attack", 0) / judges >= 0.5
-    return Corpus("c3", _frame(data["comment_text"], "c3", abusive=toxic, toxic=toxic, insult=np.asarray(attack)),
+    frame = _frame(data["comment_text"], "c3", groups=data["article_id"], abusive=toxic, toxic=toxic,
+                   insult=np.asarray(attack))
+    return Corpus("c3", frame,
                   (path,), "Globe and Mail comments: mean crowd toxicity >= 2 of 4 -> abusive and toxic; "
                            "personal_attack by at least half the raters -> insult")
 
@@ -121,7 +129,8 @@ def stormfront() -> Corpus:
     meta = meta.loc[meta.index.intersection(list(texts))]
     meta = meta[meta["label"].isin(["hate", "noHate"])]
     hate = (meta["label"] == "hate").to_numpy()
-    return Corpus("stormfront", _frame([texts[i] for i in meta.index], "stormfront", abusive=hate, hate=hate),
+    return Corpus("stormfront", _frame([texts[i] for i in meta.index], "stormfront", groups=meta["user_id"],
+                                       abusive=hate, hate=hate),
                   (meta_path, archive), "white-supremacist forum sentences: hate -> hate and abusive")
 
 
@@ -132,6 +141,78 @@ def wikipedia_toxicity() -> Corpus:
     return Corpus("wikipedia", _frame(data["comment"], "wikipedia", abusive=toxic, toxic=toxic), (path,),
                   "Wikipedia talk comments (non-fuzzed set): toxic -> toxic and abusive; the fuzzed copy and the "
                   "bias madlibs are kept for the fairness measurement only")
+
+
+def sfu_ctc() -> Corpus:
+    """More Globe and Mail comments (13 articles), toxicity judged as in C3; grouped by article."""
+    path = dataset_path("abuse", "sfu-ctc", "SFU_constructiveness_toxicity.csv.gz")
+    data = pd.read_csv(path)
+    toxic = (data["is_toxic_popular_answer_1"] >= 2).to_numpy()
+    return Corpus("sfu-ctc", _frame(data["comment"], "sfu-ctc", groups=data["globe_url"], abusive=toxic,
+                                    toxic=toxic), (path,),
+                  "Globe and Mail comments: most popular toxicity answer >= 2 of 4 -> abusive and toxic")
+
+
+def gab_hate() -> Corpus:
+    """Gab posts: assault on human dignity or call for violence is hate; vulgarity alone is abuse, not hate."""
+    path = dataset_path("abuse", "gab-hate-corpus", "ghc_train.tsv.gz")
+    data = pd.read_csv(path, sep="\t")
+    hd, cv, vo = (data[c].to_numpy().astype(bool) for c in ("hd", "cv", "vo"))
+    return Corpus("gab", _frame(data["text"], "gab", abusive=hd | cv | vo, hate=hd | cv, threat=cv), (path,),
+                  "Gab Hate Corpus (train file only): hd or cv -> hate; cv -> threat; hd, cv or vo -> abusive")
+
+
+def implicit_hate() -> Corpus:
+    """Tweets from extremist timelines: explicit and implicit hate against civil posts on the same topics.
+
+    Stage 2's expert types mark the implicit posts that threaten; explicit hate has no type, so its threat
+    label is unknown."""
+    stage1_path = dataset_path("abuse", "implicit-hate", "implicit_hate_v1_stg1_posts.tsv.gz")
+    stage2_path = dataset_path("abuse", "implicit-hate", "implicit_hate_v1_stg2_posts.tsv.gz")
+    data = pd.read_csv(stage1_path, sep="\t")
+    types = pd.read_csv(stage2_path, sep="\t").drop_duplicates("post").set_index("post")["implicit_class"]
+    hate = (data["class"] != "not_hate").to_numpy()
+    implicit_type = data["post"].map(types)
+    threat = np.where(data["class"] == "not_hate", 0.0, np.where(
+        implicit_type.notna() & (data["class"] == "implicit_hate"), (implicit_type == "threatening"), np.nan))
+    return Corpus("implicit-hate", _frame(data["post"], "implicit-hate", abusive=hate, hate=hate, threat=threat),
+                  (stage1_path, stage2_path),
+                  "Latent Hatred stage 1: explicit or implicit hate -> hate and abusive; stage-2 type "
+                  "'threatening' -> threat (unknown for explicit hate)")
+
+
+def _lines(*parts: str) -> tuple[list[str], Path]:
+    path = dataset_path(*parts)
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return handle.read().split("\n")[:-1], path
+
+
+def _tweeteval(task: str) -> tuple[list[str], np.ndarray, tuple[Path, ...]]:
+    """TweetEval's train and validation splits of one task; its test split is a published benchmark, never read."""
+    texts, labels, files = [], [], []
+    for split in ("train", "val"):
+        split_texts, text_path = _lines("abuse", "tweeteval", task, f"{split}_text.txt.gz")
+        split_labels, label_path = _lines("abuse", "tweeteval", task, f"{split}_labels.txt.gz")
+        texts += [t.strip() for t in split_texts]
+        labels += [int(v) for v in split_labels]
+        files += [text_path, label_path]
+    return texts, np.array(labels, dtype=float), tuple(files)
+
+
+def tweeteval_offensive() -> Corpus:
+    texts, offensive, files = _tweeteval("offensive")
+    return Corpus("tweeteval-offensive", _frame(texts, "tweeteval-offensive", abusive=offensive), files,
+                  "OLID tweets (TweetEval train + val): offensive -> abusive")
+
+
+def tweeteval_hate() -> Corpus:
+    """HatEval tweets: hate against immigrants or women. Its negatives include insults aimed elsewhere, so they
+    say nothing about abuse in general."""
+    texts, hate, files = _tweeteval("hate")
+    return Corpus("tweeteval-hate", _frame(texts, "tweeteval-hate", abusive=np.where(hate == 1, 1.0, np.nan),
+                                           hate=hate), files,
+                  "HatEval tweets (TweetEval train + val): hate -> hate and abusive; not hate -> hate 0, abusive "
+                  "unknown")
 
 
 def news_articles(min_chars: int = 60, max_chars: int = 600) -> Corpus:
@@ -171,13 +252,15 @@ def civil_identity() -> Corpus:
                   "every category")
 
 
-LOADERS = (insults_2012, c3, civil_comments, davidson, ethos, stormfront, wikipedia_toxicity, news_articles,
-           civil_identity)
+LOADERS = {"insults-2012": insults_2012, "c3": c3, "sfu-ctc": sfu_ctc, "civil-comments": civil_comments,
+           "davidson": davidson, "ethos": ethos, "stormfront": stormfront, "gab": gab_hate,
+           "implicit-hate": implicit_hate, "tweeteval-offensive": tweeteval_offensive,
+           "tweeteval-hate": tweeteval_hate, "wikipedia": wikipedia_toxicity, "news-articles": news_articles,
+           "civil-identity": civil_identity}
 
 
 def load_all(names: tuple[str, ...] | None = None) -> list[Corpus]:
-    corpora = [loader() for loader in LOADERS]
-    return [c for c in corpora if names is None or c.name in names]
+    return [loader() for name, loader in LOADERS.items() if names is None or name in names]
 
 
 def madlibs() -> pd.DataFrame:

@@ -1,0 +1,37 @@
+"""Word lists the abuse model's features use: who is named, and what is threatened.
+
+Naming a group is not abuse, so the heads may not learn positive weight from identity words alone (and the civil
+identity sentences used in training are built from them). Attacks on a group follow the same patterns whichever
+group is named, so a second view of each comment writes every group noun as one token (``xgroupx``) and every
+verb of physical violence as another (``xviolencex``): "kill all xgroupx" learned from one group's posts then
+carries over to groups the training data attacks less often.
+"""
+
+IDENTITY_WORDS = (
+    "gay", "lesbian", "bisexual", "transgender", "trans", "queer", "straight", "homosexual", "heterosexual",
+    "lgbt", "lgbtq", "muslim", "jewish", "christian", "catholic", "buddhist", "hindu", "sikh", "atheist", "black",
+    "white", "asian", "hispanic", "latino", "latina", "african", "african american", "mexican", "chinese", "indian",
+    "arab", "immigrant", "refugee", "deaf", "blind", "disabled", "old", "young", "elderly", "female", "male",
+    "feminist", "native american", "indigenous",
+)
+
+# Nouns (and adjectives used as nouns) that name people by a protected identity, singular and plural.
+GROUP_WORDS = frozenset((
+    "gay", "gays", "lesbian", "lesbians", "bisexual", "bisexuals", "transgender", "transgenders", "trans",
+    "tranny", "queer", "queers", "homosexual", "homosexuals", "lgbt", "lgbtq", "muslim", "muslims", "moslem",
+    "moslems", "islamist", "islamists", "jew", "jews", "jewish", "christian", "christians", "catholic",
+    "catholics", "hindu", "hindus", "sikh", "sikhs", "atheist", "atheists", "black", "blacks", "african",
+    "africans", "asian", "asians", "hispanic", "hispanics", "latino", "latinos", "latina", "latinas", "mexican",
+    "mexicans", "chinese", "indian", "indians", "arab", "arabs", "immigrant", "immigrants", "migrant", "migrants",
+    "refugee", "refugees", "foreigner", "foreigners", "illegals", "disabled", "cripple", "cripples", "women",
+    "woman", "girls", "females", "feminist", "feminists",
+))
+
+VIOLENCE_WORDS = frozenset((
+    "kill", "kills", "killed", "killing", "murder", "murders", "murdered", "murdering", "shoot", "shoots",
+    "shooting", "shot", "hang", "hanged", "hanging", "lynch", "lynched", "lynching", "burn", "burned", "burning",
+    "stab", "stabbed", "stabbing", "slaughter", "slaughtered", "exterminate", "exterminated", "extermination",
+    "eradicate", "eradicated", "eliminate", "eliminated", "execute", "executed", "gas", "gassed", "bomb",
+    "bombed", "nuke", "nuked", "behead", "beheaded", "massacre", "massacred", "rape", "raped", "beat", "hurt",
+    "torture", "tortured", "annihilate", "wipe", "destroy", "die",
+))
