@@ -466,6 +466,10 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="+", help="train and judge on these corpora only (an ablation)")
     parser.add_argument("--params", type=json.loads, default={},
                         help='AbuseModel parameters for the protocol, as JSON (e.g. \'{"generalized_ngrams": null}\')')
+    parser.add_argument("--weights", type=json.loads, default={},
+                        help='corpus weights replacing train.CORPUS_WEIGHTS\' (an ablation), e.g. \'{"gab": 0.5}\'')
+    parser.add_argument("--drop-label", nargs="+", default=[], metavar="CORPUS:LABEL",
+                        help="forget one corpus's labels for one head (an ablation), e.g. implicit-hate:abusive")
     args = parser.parse_args()
     rows, million = (2_000, 20_000) if args.quick else (args.rows, args.million_rows)
     python = peer_python(args.peer_python)
@@ -474,7 +478,9 @@ def main() -> None:
         header(python, tmp)
         corpora = corpora_for(args.quick, args.model)
         corpora = [c for c in corpora if args.corpora is None or c.name in args.corpora]
-        table, weights = abuse_training_table(corpora)
+        table, weights = abuse_training_table(corpora, args.weights)
+        for name, label in (item.split(":") for item in args.drop_label):
+            table.loc[table["corpus"] == name, label] = np.nan
         peer, _ = peer_predict(python, table["text"].tolist(), tmp)
         report_protocol(table, weights, args.params, peer)
         if args.protocol_only:
