@@ -73,15 +73,14 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, word_ngrams=(1, 2), char_ngrams=(3, 5), generalized_ngrams=(1, 3), max_features=100_000,
-                 min_df=2, C=4.0, nb_scaling=False, calibration_folds=5, neutral_words=IDENTITY_WORDS,
-                 identity_heads=("hate",), random_state=0):
+                 min_df=2, C=4.0, calibration_folds=5, neutral_words=IDENTITY_WORDS, identity_heads=("hate",),
+                 random_state=0):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.generalized_ngrams = generalized_ngrams
         self.max_features = max_features
         self.min_df = min_df
         self.C = C
-        self.nb_scaling = nb_scaling
         self.calibration_folds = calibration_folds
         self.neutral_words = neutral_words
         self.identity_heads = identity_heads
@@ -94,11 +93,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         """A head whose features of identity words alone cannot raise its score: naming a group is not abuse,
         though the abusive corpora name groups far more often than civil ones do. Heads that judge attacks on
         a group (``identity_heads``) keep those words: which group is named is part of what they judge."""
-        scale = _log_count_ratio(rows, labels, weights) if self.nb_scaling else None
-        head = self._head().fit(rows if scale is None else rows @ sp.diags_array(scale), labels,
-                                sample_weight=weights)
-        if scale is not None:  # w . (x * r) = (w * r) . x: the head then scores plain features
-            head.coef_ = head.coef_ * scale
+        head = self._head().fit(rows, labels, sample_weight=weights)
         clipped = self.group_features_ if category in self.identity_heads else self.neutral_features_
         head.coef_[0, clipped] = np.minimum(head.coef_[0, clipped], 0.0)
         return head
@@ -265,15 +260,6 @@ class _Explainer:
                 reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
                                 "weight": round(float(weight[u]), 4)})
         return sorted(reasons, key=lambda r: -r["weight"])
-
-
-def _log_count_ratio(rows, labels: np.ndarray, weights: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    """NB-SVM's per-feature log-ratio of the positive and negative rows' (weighted) feature mass (Wang and
-    Manning 2012): scaling features by it lets a linear head start from what a naive Bayes model would say."""
-    positive = sp.csr_array(rows).T @ (weights * labels)
-    negative = sp.csr_array(rows).T @ (weights * (1 - labels))
-    p, q = alpha + positive, alpha + negative
-    return np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
 
 
 def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:
