@@ -282,7 +282,8 @@ class VerdictLog:
 
 def summary(items: list[QueueItem], verdicts: dict[str, dict], top: int = 12) -> dict:
     """The run at a glance: decision shares, ``p_abusive`` histogram, flagged comments per article, the most
-    frequent reason terms, and how often moderators' verdicts agreed with each model decision."""
+    frequent reason terms, and how often moderators' verdicts agreed with each model decision (with approve when
+    they approved; with review and reject when they rejected, as abusive or off-topic: the hold was needed)."""
     decisions = Counter(item.decision for item in items)
     p = [item.probabilities.get("abusive") for item in items if "abusive" in item.probabilities]
     counts, edges = np.histogram(p, bins=10, range=(0, 1))
@@ -294,20 +295,22 @@ def summary(items: list[QueueItem], verdicts: dict[str, dict], top: int = 12) ->
         given = Counter(verdicts[item.id]["verdict"] for item in items
                         if item.decision == decision and item.id in verdicts)
         n = sum(given.values())
-        agreed = {"approve": given["approve"], "reject": given["reject"] + given["off_topic"]}.get(decision)
+        agreed = given["approve"] if decision == "approve" else given["reject"] + given["off_topic"]
         agreement[decision] = {"verdicts": n, **{v: given[v] for v in VERDICT_LABELS},
-                               "agreed": None if agreed is None or not n else round(agreed / n, 3)}
+                               "agreed": round(agreed / n, 3) if n else None}
     return {"comments": len(items), "decisions": {d: decisions[d] for d in DECISIONS},
             "p_abusive": {"edges": [round(e, 2) for e in edges], "counts": counts.tolist()},
             "flagged_per_article": flagged.most_common(top), "reason_terms": terms.most_common(top),
             "agreement": agreement}
 
 
-def bar_chart(title: str, bars: list[tuple[str, float]], unit: str = "", width: int = 560) -> str:
-    """A horizontal bar chart as standalone SVG; every label is escaped (terms and titles come from comments)."""
-    row, label_width, top = 22, 200, 34
+def bar_chart(title: str, bars: list[tuple[str, float]], unit: str = "", maximum: float | None = None,
+              width: int = 560) -> str:
+    """A horizontal bar chart as standalone SVG, scaled to ``maximum`` (else the longest bar); every label is
+    escaped (terms and titles come from comments)."""
+    row, label_width, top = 22, 210, 34
     height = top + row * max(len(bars), 1) + 8
-    biggest = max([value for _, value in bars] + [1e-9])
+    biggest = maximum or max([value for _, value in bars] + [1e-9])
     scale = (width - label_width - 70) / biggest
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
@@ -316,7 +319,7 @@ def bar_chart(title: str, bars: list[tuple[str, float]], unit: str = "", width: 
         parts.append(f'<text x="4" y="{top + 14}" fill="#666">nothing yet</text>')
     for i, (label, value) in enumerate(bars):
         y = top + i * row
-        short = label if len(label) <= 30 else label[:29] + "…"
+        short = label if len(label) <= 26 else label[:25] + "…"
         parts += [f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">{escape(short)}</text>',
                   f'<rect x="{label_width}" y="{y + 3}" width="{value * scale:.1f}" height="{row - 6}" '
                   f'fill="#3b6ea5"/>',
@@ -332,13 +335,13 @@ def charts(stats: dict) -> dict[str, str]:
                  for d, a in stats["agreement"].items() if a["agreed"] is not None]
     return {
         "decisions": bar_chart("Decisions (% of comments)",
-                               [(d, round(100 * n / total, 1)) for d, n in stats["decisions"].items()], " %"),
+                               [(d, round(100 * n / total, 1)) for d, n in stats["decisions"].items()], " %", 100),
         "p_abusive": bar_chart("p_abusive (comments per bin)",
                                [(f"{lo:.1f}–{hi:.1f}", n) for lo, hi, n in
                                 zip(edges, edges[1:], stats["p_abusive"]["counts"], strict=False)]),
         "articles": bar_chart("Flagged comments per article", stats["flagged_per_article"]),
         "terms": bar_chart("Most frequent reason terms", stats["reason_terms"]),
-        "agreement": bar_chart("Moderators agreed with the model (%)", agreement, " %"),
+        "agreement": bar_chart("Moderators agreed with the model (%)", agreement, " %", 100),
     }
 
 

@@ -200,6 +200,7 @@ def test_keyboard_verdicts_reload_and_undo(page, desk):
     page.reload()
     page.wait_for_selector(".card")
     page.click(f'.card[data-comment-id="{third}"] button[data-verdict="reject"]')
+    page.wait_for_selector(f'.card[data-comment-id="{third}"][data-verdict="reject"]')
     page.keyboard.press("u")
     page.wait_for_selector(f'.card[data-comment-id="{third}"]:not([data-verdict])')
     assert focused_id(page) == third

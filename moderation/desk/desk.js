@@ -89,9 +89,9 @@ function card(item) {
       item.reply_to.text ? el("span", {}, `: ${item.reply_to.text}`) : null));
   }
   const why = item.reasons.filter((reason) => reason.start === null && reason.message);
-  node.append(textWithMarks(item),
-    why.length ? el("ul", {class: "why"}, ...why.map((reason) => el("li", {}, reason.message))) : null,
-    bars(item));
+  node.append(textWithMarks(item));
+  if (why.length) node.append(el("ul", {class: "why"}, ...why.map((reason) => el("li", {}, reason.message))));
+  node.append(bars(item));
   const actions = el("div", {class: "actions"});
   for (const [verdictName, label] of [["approve", "Approve (a)"], ["reject", "Reject (r)"],
     ["off_topic", "Off-topic (o)"]]) {
