@@ -148,14 +148,15 @@ def _read(path: str, text_column, id_column, encoding) -> list[InputRow]:
 
 def _link_replies(items: list[QueueItem], rows: dict[str, InputRow]) -> None:
     """Each reply's parent: the latest earlier comment on the same page by the author it answers."""
+    by_author: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for item in items:
+        by_author.setdefault((item.page, item.author), []).append((rows[item.id].extra.get("index", -1), item.text))
     for item in items:
         author = rows[item.id].extra.get("reply_to")
-        if not (item.page and isinstance(author, str)):
-            continue
-        index = rows[item.id].extra.get("index", -1)
-        earlier = [o for o in items if o.page == item.page and o.author == author
-                   and rows[o.id].extra.get("index", -1) < index]
-        item.reply_to = {"author": author, "text": earlier[-1].text if earlier else None}
+        if item.page and isinstance(author, str):
+            index = rows[item.id].extra.get("index", -1)
+            earlier = [text for at, text in sorted(by_author.get((item.page, author), [])) if at < index]
+            item.reply_to = {"author": author, "text": earlier[-1] if earlier else None}
 
 
 def redecide(items: list[QueueItem], policy: Policy) -> None:
@@ -182,7 +183,7 @@ def read_queue(inputs: list[str], moderator=None, policy: Policy | None = None, 
         if already_scored:
             scored = [row.extra for row in rows]
         else:
-            moderator = moderator or load()
+            moderator = load() if moderator is None else moderator
             scored = list(score_stream(moderator, rows, "flagged", policy or moderator.policy))
         for row, fields in zip(rows, scored, strict=True):
             error = row.error or _text(fields.get("error"))
