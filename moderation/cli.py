@@ -139,6 +139,32 @@ def serve(**options):
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--labeled", "labeled_dir", default="labeled", show_default=True,
+              help="Folder of the verdicts file, review.jsonl (the label format of labeled/README.md).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, help="Port to listen on.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+              help="A site policy file (TOML) deciding which comments are held (scored files are re-decided).")
+@click.option("--api-keys", "api_keys_file", type=click.Path(exists=True, dir_okay=False),
+              help="File of API keys, one a line (added to $MODERATION_API_KEYS); needed to listen beyond loopback.")
+@input_options
+def review(inputs, **options):
+    """Open the review desk: a local web page where moderators clear the queue of held comments with the keyboard;
+    each verdict is appended to review.jsonl at once, ready for `moderation train --labels`.
+
+    INPUTS are what `moderation score` writes, or anything it reads (scored first with the current models).
+    Without API keys it listens on loopback only.
+    """
+    from moderation.review import ReviewConfig, ReviewError, run
+
+    try:
+        run(ReviewConfig(inputs=list(inputs), **options), echo=lambda line: click.echo(line, err=True))
+    except ReviewError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
 @click.option("--labels", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="The site's label file (CSV or JSON Lines, see labeled/README.md); repeat for several.")
 @click.option("--out", type=click.Path(dir_okay=False),

@@ -8,13 +8,15 @@ the moderator did not say; optional ``id``, ``article`` (its text), ``article_id
 Every category implies ``abusive``: a row marking ``insult`` 1 with ``abusive`` empty counts as abusive, and one
 marking it 1 with ``abusive`` 0 contradicts itself and is reported. Rows repeating a text with the same labels
 are merged into the first (its ``duplicates`` column names the others); with different labels all of them are
-reported, since no rule can say which moderator was right.
+reported, since no rule can say which moderator was right. Within one file a later row with the same ``id`` is a
+new verdict on the same comment and supersedes the earlier one (``undone`` 1 withdraws it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from moderation.corpora.abuse import CATEGORIES
-from moderation.rows import InputError, read_rows
+from moderation.rows import InputError, InputRow, read_rows
 
 LABELS = (*CATEGORIES, "off_topic")
 META = ("id", "article", "article_id", "source", "labeled_at")
@@ -120,6 +122,25 @@ def _merge_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[LabelProb
     return frame.loc[sorted(keep)].reset_index(drop=True), problems
 
 
+def latest_verdicts(rows: Iterable[InputRow]) -> list[InputRow]:
+    """The rows of one label file, each id's latest only: a moderator who decides a comment again (the review
+    desk, a reversed decision) supersedes the earlier verdict, and a row marked ``undone`` withdraws it.
+
+    Rows without an id column have their line number as id, so every row stands. Unreadable rows always stay,
+    to be reported.
+    """
+    latest: dict[str, InputRow] = {}
+    errors = []
+    for row in rows:
+        if row.error is not None:
+            errors.append(row)
+        else:
+            latest.pop(row.id, None)
+            latest[row.id] = row
+    kept = [row for row in latest.values() if parse_label(row.extra.get("undone")) != 1]
+    return sorted(kept + errors, key=lambda row: row.line)
+
+
 def read_labels(paths: str | Path | list[str | Path]) -> tuple[pd.DataFrame, list[LabelProblem]]:
     """All usable label rows of ``paths`` (columns ``COLUMNS``) and every problem, by file and line.
 
@@ -130,7 +151,7 @@ def read_labels(paths: str | Path | list[str | Path]) -> tuple[pd.DataFrame, lis
     records, problems = [], []
     for path in paths:
         try:
-            for row in read_rows(str(path)):
+            for row in latest_verdicts(read_rows(str(path))):
                 if row.error is not None:
                     problems.append(LabelProblem(row.source, row.line, row.error.split(": ", 1)[-1]))
                     continue

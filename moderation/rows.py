@@ -186,7 +186,8 @@ def _page_rows(name: str, text: str) -> Iterator[InputRow]:
         yield InputRow(
             name, comment.index, f"{name}#{comment.index}", text=comment.text,
             extra={"page": name, "index": comment.index, "author": comment.author,
-                   "posted_at": comment.posted_at, "article": article_text},
+                   "posted_at": comment.posted_at, "article": article_text, "title": article.title,
+                   "reply_to": comment.reply_to},
         )
 
 

@@ -562,6 +562,17 @@ def parse_json(raw: bytes) -> dict:
     return value
 
 
+def authorize(request: Request, api_keys: list[bytes]) -> None:
+    """An API key from ``?key=`` (as Perspective clients send it) or ``X-API-Key``, when keys are set."""
+    if not api_keys:
+        return
+    given = request.query_params.get("key") or request.headers.get("x-api-key")
+    if not given:
+        raise ApiError(401, "The request is missing a valid API key (?key= or X-API-Key header)")
+    if not any([hmac.compare_digest(given.encode(), key) for key in api_keys]):
+        raise ApiError(403, "API key not valid. Please pass a valid API key.")
+
+
 class Service:
     """The endpoints' handlers and the state they share (model, batcher, label store, keys, metrics)."""
 
@@ -583,14 +594,7 @@ class Service:
         self.metrics = Metrics(moderator.version)
 
     def authorize(self, request: Request) -> None:
-        """An API key from ``?key=`` (as Perspective clients send it) or ``X-API-Key``, when keys are set."""
-        if not self.api_keys:
-            return
-        given = request.query_params.get("key") or request.headers.get("x-api-key")
-        if not given:
-            raise ApiError(401, "The request is missing a valid API key (?key= or X-API-Key header)")
-        if not any([hmac.compare_digest(given.encode(), key) for key in self.api_keys]):
-            raise ApiError(403, "API key not valid. Please pass a valid API key.")
+        authorize(request, self.api_keys)
 
     def _decided(self, endpoint: str, rows: list[dict], texts: list[str]) -> None:
         """Count the decisions answered; log the texts only when ``--log-text`` asked for it."""
