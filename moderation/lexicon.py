@@ -15,17 +15,20 @@ IDENTITY_WORDS = (
     "feminist", "native american", "indigenous",
 )
 
-# Nouns (and adjectives used as nouns) that name people by a protected identity, singular and plural.
+# Nouns (and adjectives used as nouns) that name people by a protected identity, singular and plural; no slurs.
 GROUP_WORDS = frozenset((
     "gay", "gays", "lesbian", "lesbians", "bisexual", "bisexuals", "transgender", "transgenders", "trans",
-    "tranny", "queer", "queers", "homosexual", "homosexuals", "lgbt", "lgbtq", "muslim", "muslims", "moslem",
+    "queer", "queers", "homosexual", "homosexuals", "lgbt", "lgbtq", "muslim", "muslims", "moslem",
     "moslems", "islamist", "islamists", "jew", "jews", "jewish", "christian", "christians", "catholic",
     "catholics", "hindu", "hindus", "sikh", "sikhs", "atheist", "atheists", "black", "blacks", "african",
     "africans", "asian", "asians", "hispanic", "hispanics", "latino", "latinos", "latina", "latinas", "mexican",
     "mexicans", "chinese", "indian", "indians", "arab", "arabs", "immigrant", "immigrants", "migrant", "migrants",
-    "refugee", "refugees", "foreigner", "foreigners", "illegals", "disabled", "cripple", "cripples", "women",
+    "refugee", "refugees", "foreigner", "foreigners", "disabled", "women",
     "woman", "girls", "females", "feminist", "feminists",
 ))
+
+# Naming a group, in any of these words, is not abuse.
+NEUTRAL_WORDS = tuple(sorted(set(IDENTITY_WORDS) | GROUP_WORDS))
 
 VIOLENCE_WORDS = frozenset((
     "kill", "kills", "killed", "killing", "murder", "murders", "murdered", "murdering", "shoot", "shoots",
