@@ -373,16 +373,21 @@ def report_spans(model: AbuseModel, table: pd.DataFrame, weights: np.ndarray, py
 
 # --- 3b. the behavioural suite --------------------------------------------------------------------------------
 
-def report_behaviour(model: Path) -> None:
-    """The CheckList-style cases of tests/test_behaviour.py (written for the tests, never trained on)."""
+def report_behaviour(model: Path, python: Path, tmp: Path) -> None:
+    """The CheckList-style cases of tests/test_behaviour.py (written for the tests, never trained on), with the
+    peer's share of p >= 0.5 on the same cases."""
     spec = importlib.util.spec_from_file_location("test_behaviour", HERE.parent / "tests" / "test_behaviour.py")
     suite = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(suite)
     scored = suite.score_cases(moderation.load(model))
-    print("== 3b. Behavioural suite (tests/test_behaviour.py), default policy ==")
-    print(suite.summary(scored).round(3).to_string())
+    peer, _ = peer_predict(python, scored["text"].tolist(), tmp)
+    table = suite.summary(scored).join(scored.assign(peer=peer >= 0.5).groupby("function")["peer"].mean())
+    print("== 3b. Behavioural suite (tests/test_behaviour.py): share flagged by the default policy, mean "
+          "probabilities; peer: share with p >= 0.5 ==")
+    print(table.round(3).to_string())
     hateful = scored["function"].str.startswith("hateful: ")
-    print(f"  p_hate ROC AUC, hateful vs every contrast: {roc_auc_score(hateful, scored['p_hate']):.3f}\n")
+    print(f"  ROC AUC, hateful vs every contrast: ours p_hate {roc_auc_score(hateful, scored['p_hate']):.3f}, "
+          f"p_abusive {roc_auc_score(hateful, scored['p_abusive']):.3f}; peer {roc_auc_score(hateful, peer):.3f}\n")
 
 
 # --- 4. throughput and memory --------------------------------------------------------------------------------
@@ -463,6 +468,8 @@ def main() -> None:
     parser.add_argument("--model", help="a model train_abuse wrote from the shared corpora, instead of fitting")
     parser.add_argument("--peer-python", help="Python of a venv with alt-profanity-check (default: .peer-venv)")
     parser.add_argument("--protocol-only", action="store_true", help="only the protocol (section 0)")
+    parser.add_argument("--no-protocol", action="store_true", help="skip the protocol (section 0)")
+    parser.add_argument("--no-speed", action="store_true", help="skip throughput and memory (section 4)")
     parser.add_argument("--corpora", nargs="+", help="train and judge on these corpora only (an ablation)")
     parser.add_argument("--params", type=json.loads, default={},
                         help='AbuseModel parameters for the protocol, as JSON (e.g. \'{"generalized_ngrams": null}\')')
@@ -482,7 +489,8 @@ def main() -> None:
         for name, label in (item.split(":") for item in args.drop_label):
             table.loc[table["corpus"] == name, label] = np.nan
         peer, _ = peer_predict(python, table["text"].tolist(), tmp)
-        report_protocol(table, weights, args.params, peer)
+        if not args.no_protocol:
+            report_protocol(table, weights, args.params, peer)
         if args.protocol_only:
             return
         path = fitted_model(args.model, corpora, table, tmp)
@@ -490,8 +498,9 @@ def main() -> None:
         report_ranking(model, table, peer)
         report_calibration(model, table, peer)
         report_spans(model, table, weights, python, tmp)
-        report_behaviour(path)
-        report_speed(path, table, python, rows, million, tmp)
+        report_behaviour(path, python, tmp)
+        if not args.no_speed:
+            report_speed(path, table, python, rows, million, tmp)
 
 
 if __name__ == "__main__":
