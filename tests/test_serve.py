@@ -28,19 +28,13 @@ from hypothesis import strategies as st
 from moderation import artifacts
 from moderation.cli import main
 from moderation.scoring import load, models_dir
-from moderation.serve import (
-    ApiError,
-    Batcher,
-    LabelStore,
-    analyze_request,
-    available_attributes,
-    coral_response,
-    create_app,
-    sentence_spans,
-    strip_html,
-    suggest_record,
-    verify_signature,
-)
+from moderation.service import create_app
+from moderation.service.auth import verify_signature
+from moderation.service.batching import Batcher
+from moderation.service.coral import coral_response, strictest
+from moderation.service.http import ApiError
+from moderation.service.labelstore import LabelStore
+from moderation.service.perspective import analyze_request, available_attributes, sentence_spans, suggest_record
 
 KEYS = ["first-key", "second-key"]
 SECRET = "coral-phase-secret"
@@ -62,9 +56,9 @@ SUGGEST = {
     "clientToken": "verdict-1",
     "communityId": "Coral:https://news.example",
 }
-CORAL = {
+CORAL = {  # what Coral 9 sends: no comment id (tests/test_coral_replay.py builds them exactly as Coral does)
     "action": "NEW",
-    "comment": {"id": "c-1", "body": f"<p>{RUDE}</p>", "parentID": None, "authorID": "u-1", "storyID": "s-1"},
+    "comment": {"body": f"<p>{RUDE}</p>", "parentID": None},
     "author": {"id": "u-1", "role": "COMMENTER"},
     "story": {"id": "s-1", "url": "https://news.example/budget"},
     "site": {"id": "site-1"},
@@ -126,7 +120,7 @@ def test_analyze_scores_spans_and_token(client):
     response = post(client, "/v1alpha1/comments:analyze", ANALYZE)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["clientToken"] == "desk-7" and body["languages"] == ["en"]
+    assert body["clientToken"] == "desk-7" and body["languages"] == ["en"] and body["detectedLanguages"] == ["en"]
     assert set(body["attributeScores"]) == {"TOXICITY", "INSULT"}
     toxicity = body["attributeScores"]["TOXICITY"]
     assert toxicity["summaryScore"]["type"] == "PROBABILITY" and 0 <= toxicity["summaryScore"]["value"] <= 1
@@ -142,7 +136,10 @@ def test_analyze_threshold_drops_low_scores(client):
                                                                   "INSULT": {}}}
     body = post(client, "/v1alpha1/comments:analyze", request).json()
     assert set(body["attributeScores"]) == {"INSULT"} and "spanScores" not in body["attributeScores"]["INSULT"]
-    assert "clientToken" not in body
+    assert "clientToken" not in body and body["languages"] == ["en"]
+    nothing = post(client, "/v1alpha1/comments:analyze", request | {"requestedAttributes": {
+        "TOXICITY": {"scoreThreshold": 0.99}}}).json()
+    assert nothing == {"languages": ["en"], "detectedLanguages": ["en"]}  # as Perspective: no attributeScores
 
 
 def test_analyze_context_and_html(client):
@@ -222,14 +219,12 @@ def test_suggestscore_concurrent_retries(client, labeled):
     assert sorted(r["id"] for r in rows) == [f"burst-{i}" for i in range(8)]
 
 
-def test_suggestscore_coral_feedback_and_errors(client, labeled):
-    coral = {"comment": {"text": CIVIL}, "attributeScores": {"APPROVED": {"summaryScore": {"value": 1}}},
-             "clientToken": "comment:c-9"}
-    assert post(client, "/v1alpha1/comments:suggestscore", coral).status_code == 200
-    assert labels_in(labeled)[-1] | {"labeled_at": None} == {
-        "id": "comment:c-9", "text": CIVIL, "abusive": 0, "source": "suggestscore", "labeled_at": None}
+def test_suggestscore_errors(client, labeled):
+    before = len(labels_in(labeled))
     unknown = post(client, "/v1alpha1/comments:suggestscore", SUGGEST | {"attributeScores": {"X": {}}})
-    assert unknown.status_code == 400
+    assert unknown.status_code == 400 and "Accepted: TOXICITY" in unknown.json()["error"]["message"]
+    assert post(client, "/v1alpha1/comments:suggestscore", SUGGEST | {"languages": ["fr"]}).status_code == 400
+    assert len(labels_in(labeled)) == before
 
 
 def test_label_store_rebuilds_and_survives_a_torn_line(tmp_path):
@@ -239,10 +234,12 @@ def test_label_store_rebuilds_and_survives_a_torn_line(tmp_path):
         handle.write(b'{"id": "half-writ')  # a crash mid-line
     store = LabelStore(tmp_path)
     assert not store.add(record)  # seen again after a restart
-    changed = record | {"abusive": 0}  # the moderator changed their mind: a new verdict, kept
-    assert store.add(changed)
+    changed = record | {"abusive": 0, "insult": 0}  # the moderator changed their mind: a new verdict, kept
+    assert store.add(changed) and not store.add(changed)
+    assert store.add(record)  # and back again: the latest verdict is the first one again, so it is written
     lines = (tmp_path / "suggestscore.jsonl").read_text().splitlines()
-    assert json.loads(lines[0])["abusive"] == 1 and json.loads(lines[-1])["abusive"] == 0 and len(lines) == 3
+    assert lines[1] == '{"id": "half-writ' and len(lines) == 4
+    assert [json.loads(lines[i])["abusive"] for i in (0, 2, 3)] == [1, 0, 1]
 
 
 def test_label_stores_sharing_a_file_see_each_others_verdicts(tmp_path):
@@ -259,12 +256,14 @@ def test_suggest_record_labels():
                                                                  "TOXICITY": {"summaryScore": {"value": 0.2}}}}
     record = suggest_record(body, now)
     assert record["off_topic"] == 1 and record["abusive"] == 0 and record["id"].startswith("sha256-")
-    assert record["labeled_at"] == "2026-05-01T12:00:00+00:00"
+    assert record["labeled_at"] == "2026-05-01T12:00:00.000000+00:00"
     with pytest.raises(ApiError, match="contradict"):
         suggest_record(body | {"attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}},
                                                    "THREAT": {"summaryScore": {"value": 1}}}}, now)
-    with pytest.raises(ApiError, match="SEVERE_TOXICITY"):
-        suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 1}}}}, now)
+    severe = suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 1}}}}, now)
+    assert severe["abusive"] == 1
+    with pytest.raises(ApiError, match="no verdict"):  # a low SEVERE_TOXICITY says nothing about plain abuse
+        suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 0}}}}, now)
 
 
 # --- Coral external moderation ------------------------------------------------------------------------------------
@@ -276,7 +275,7 @@ def test_coral_signatures(client):
     assert client.post(path, content=raw, headers=headers).status_code == 401
     _, other = signed(CORAL, "another-secret")
     assert client.post(path, content=raw, headers=headers | {"X-Coral-Signature": other}).status_code == 403
-    tampered = raw.replace(b"c-1", b"c-2")
+    tampered = raw.replace(b"u-1", b"u-2")
     assert client.post(path, content=tampered, headers=headers | {"X-Coral-Signature": signature}).status_code == 403
     right = client.post(path, content=raw, headers=headers | {"X-Coral-Signature": signature})
     assert right.status_code == 200
@@ -288,7 +287,7 @@ def test_coral_decisions(client):
     raw, signature = signed(CORAL)
     rude = client.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature}).json()
     assert rude["status"] in {"REJECTED", "SYSTEM_WITHHELD"}
-    assert rude["actions"] == [{"actionType": "FLAG", "action": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}]
+    assert rude["actions"] == [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}]
     civil = CORAL | {"comment": CORAL["comment"] | {"body": f"<p>{CIVIL}</p>"}}
     raw, signature = signed(civil)
     answer = client.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
@@ -296,11 +295,24 @@ def test_coral_decisions(client):
 
 
 def test_coral_response_shapes():
-    assert coral_response({"decision": "approve", "reason_codes": []}) is None
-    review = coral_response({"decision": "review", "reason_codes": ["IRRELEVANT_CONTENT", "ABUSIVE", "THREAT"]})
-    assert review["status"] == "SYSTEM_WITHHELD"
+    assert coral_response("approve", []) is None
+    review = coral_response("review", ["IRRELEVANT_CONTENT", "ABUSIVE", "THREAT"])
+    assert review["status"] == "SYSTEM_WITHHELD" and "moderationAction" not in review
     assert [a["reason"] for a in review["actions"]] == ["COMMENT_DETECTED_SPAM", "COMMENT_DETECTED_TOXIC"]
-    assert coral_response({"decision": "reject", "reason_codes": ["ABUSIVE"]})["status"] == "REJECTED"
+    reject = coral_response("reject", ["ABUSIVE", "HATE_SPEECH"])
+    assert reject["status"] == "REJECTED"
+    assert reject["moderationAction"] == {"status": "REJECTED", "rejectionReason": {"code": "HATE_SPEECH"}}
+    assert coral_response("reject", ["OBSCENE"])["moderationAction"]["rejectionReason"]["code"] == "OFFENSIVE"
+    assert coral_response("review", ["UNJUDGED"]) == {"status": "SYSTEM_WITHHELD", "actions": []}
+
+
+def test_strictest_decision_over_readings_and_windows():
+    rows = [{"decision": "approve", "reason_codes": []}, {"decision": "review", "reason_codes": ["INSULT"]},
+            {"decision": "review", "reason_codes": ["ABUSIVE", "INSULT"]}]
+    assert strictest(rows, False) == ("review", ["INSULT", "ABUSIVE"])
+    assert strictest(rows[:1], True) == ("review", ["UNJUDGED"])  # part unread: held at least
+    assert strictest(rows[:1] + [{"decision": "reject", "reason_codes": ["THREAT"]}], True) == ("reject", ["THREAT"])
+    assert strictest([], True) == ("review", ["UNJUDGED"])
 
 
 def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path):
@@ -328,12 +340,6 @@ def test_verify_signature():
     assert verify_signature("k", body, good) and verify_signature("k", body, f"sha256=00, {good}")
     assert not verify_signature("k", body, None) and not verify_signature("k", body, "sha256=00")
     assert not verify_signature("other", body, good)
-
-
-def test_strip_html():
-    assert strip_html("<p>Hello &amp; <b>wel</b>come</p><p>Two<br>lines</p><script>x()</script>") == \
-        "Hello & welcome\nTwo\nlines"
-    assert strip_html("a < b") == "a < b"
 
 
 # --- /v1/score, /healthz, /metrics --------------------------------------------------------------------------------
