@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,6 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,33 +65,13 @@ CORAL = {  # what Coral 9 sends: no comment id (tests/test_coral_replay.py build
 }
 
 
-@contextlib.contextmanager
-def serving(app):
-    """Run ``app`` on a free loopback port in a thread; yield an httpx client for it."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=20) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
 def labeled(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("labeled")
 
 
 @pytest.fixture(scope="module")
-def client(tiny_moderator, labeled):
+def client(tiny_moderator, labeled, serving):
     app = create_app(tiny_moderator, api_keys=KEYS, coral_secret=SECRET, labeled_dir=labeled)
     with serving(app) as http:
         yield http
@@ -315,7 +293,7 @@ def test_strictest_decision_over_readings_and_windows():
     assert strictest([], True) == ("review", ["UNJUDGED"])
 
 
-def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path):
+def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path, serving):
     with serving(create_app(tiny_moderator, api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
         raw, signature = signed(CORAL)
         response = http.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
@@ -323,7 +301,7 @@ def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path):
         assert http.post("/v1/score", json={"comments": [{"text": CIVIL}]}).status_code == 200  # no keys: open
 
 
-def test_comment_text_is_logged_only_when_asked(tiny_moderator, tmp_path, caplog):
+def test_comment_text_is_logged_only_when_asked(tiny_moderator, tmp_path, caplog, serving):
     request = {"comment": {"text": "A sentinel remark about zebra crossings"}, "requestedAttributes": {"TOXICITY": {}}}
     caplog.set_level("INFO", logger="moderation.serve")
     for log_text in (False, True):
@@ -400,7 +378,7 @@ def test_batcher_merges_requests_but_never_copies():
 
 
 @pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model in models/")
-def test_shipped_model_over_http(tmp_path):
+def test_shipped_model_over_http(tmp_path, serving):
     with serving(create_app(load(), api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
         def scores(text):
             request = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}, "SEVERE_TOXICITY": {}}}
