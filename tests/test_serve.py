@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from moderation import artifacts
 from moderation.cli import main
 from moderation.scoring import load, models_dir
-from moderation.service import create_app
-from moderation.service.auth import verify_signature
+from moderation.service import Limits, create_app
+from moderation.service.auth import ServeError, verify_signature
 from moderation.service.batching import Batcher
+from moderation.service.config import ServeConfig, tls_options
 from moderation.service.coral import coral_response, strictest
 from moderation.service.http import ApiError
 from moderation.service.labelstore import LabelStore
@@ -463,3 +464,73 @@ def test_command_with_two_workers(tiny_moderator, tmp_path):
     finally:
         process.terminate()
         process.wait(20)
+
+
+# --- TLS: what production Coral needs (https phase URL) -------------------------------------------------------------
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as the README's openssl recipe makes them."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return certfile, keyfile
+
+
+def test_coral_phase_over_https(tiny_moderator, tmp_path, serving):
+    certfile, keyfile = self_signed(tmp_path)
+    options = tls_options(ServeConfig(certfile=str(certfile), keyfile=str(keyfile)))
+    app = create_app(tiny_moderator, api_keys=[], coral_secret=SECRET, labeled_dir=tmp_path)
+    with serving(app, **options) as https:
+        assert str(https.base_url).startswith("https://127.0.0.1:")
+        raw, signature = signed(CORAL)
+        answer = https.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
+        assert answer.status_code == 200 and answer.json()["status"] in {"REJECTED", "SYSTEM_WITHHELD"}
+        with pytest.raises(httpx.ConnectError):  # a client that does not trust the certificate is refused
+            httpx.get(f"{https.base_url}/healthz", timeout=5)
+
+
+def test_tls_files_checked_before_start(tmp_path):
+    certfile, keyfile = self_signed(tmp_path)
+    with pytest.raises(ServeError, match="both"):
+        tls_options(ServeConfig(certfile=str(certfile)))
+    with pytest.raises(ServeError, match="cannot use"):
+        tls_options(ServeConfig(certfile=str(keyfile), keyfile=str(keyfile)))
+    result = CliRunner().invoke(main, ["serve", "--certfile", str(certfile), "--labeled", str(tmp_path)])
+    assert result.exit_code == 1 and "both --certfile and --keyfile" in result.output
+
+
+@pytest.mark.parametrize("trouble", ["late", "failing"])
+def test_coral_holds_what_it_cannot_judge_in_time(tiny_moderator, tmp_path, serving, trouble):
+    """Coral publishes unchecked on a late or failed answer: the phase answers by its deadline and holds."""
+    app = create_app(tiny_moderator, api_keys=[], coral_secret=SECRET, labeled_dir=tmp_path,
+                     limits=Limits(coral_deadline_ms=100))
+
+    async def troubled(texts, article=None):
+        await asyncio.sleep(2 if trouble == "late" else 0)
+        raise RuntimeError("scorer down")
+
+    app.state.service.batcher.score = troubled
+    civil = CORAL | {"comment": CORAL["comment"] | {"body": CIVIL}}
+    with serving(app) as http:
+        raw, signature = signed(civil)
+        started = time.monotonic()
+        answer = http.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
+        assert time.monotonic() - started < 1.5
+        assert answer.status_code == 200 and answer.json() == {"status": "SYSTEM_WITHHELD", "actions": []}
+        assert 'moderation_coral_unjudged_total{cause="late_or_failed"} 1.0' in http.get("/metrics").text
