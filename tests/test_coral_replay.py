@@ -259,8 +259,8 @@ def test_abusive_held_or_rejected_civil_published(coral, body_format):
 
 
 @pytest.mark.parametrize("body_format", ["HTML", "PLAIN_TEXT"])
-@pytest.mark.parametrize("prefix", ["<style>", "<script>", "<!--", "if a<b and b>c then ", "<b>note</b> ",
-                                    "<style>p {color: red}</style>\n", "</p><p>"])
+@pytest.mark.parametrize("prefix", ["<style>", "<script>", "<!--", "<title>", "<template>", "if a<b and b>c then ",
+                                    "<b>note</b> ", "<style>p {color: red}</style>\n", "</p><p>"])
 def test_markup_typed_by_the_commenter_never_hides_abuse(coral, body_format, prefix):
     outcome = coral.moderate(phase_request(prefix + RUDE, body_format))
     assert outcome.http_status == 200 and not outcome.published, outcome

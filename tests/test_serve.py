@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import hashlib
 import hmac
+import html
 import json
 import os
 import socket
@@ -29,6 +30,7 @@ from moderation.scoring import load, models_dir
 from moderation.service import Limits, create_app
 from moderation.service.auth import ServeError, verify_signature
 from moderation.service.batching import Batcher
+from moderation.service.bodies import TAG, readings
 from moderation.service.config import ServeConfig, tls_options
 from moderation.service.coral import coral_response, strictest
 from moderation.service.http import ApiError
@@ -534,3 +536,13 @@ def test_coral_holds_what_it_cannot_judge_in_time(tiny_moderator, tmp_path, serv
         assert time.monotonic() - started < 1.5
         assert answer.status_code == 200 and answer.json() == {"status": "SYSTEM_WITHHELD", "actions": []}
         assert 'moderation_coral_unjudged_total{cause="late_or_failed"} 1.0' in http.get("/metrics").text
+
+
+@given(st.text(alphabet=st.sampled_from("ab <>/!-&;pstyle\n"), max_size=80))
+def test_readings_never_lose_a_word(body):
+    """The plain reading is always judged; the HTML reading, when there is one, drops tags and nothing else."""
+    found = readings(body)
+    assert found[-1] == body
+    if len(found) == 2:
+        assert "<" not in TAG.sub("", body)
+        assert "".join(found[0].split()) == "".join(html.unescape(TAG.sub("", body)).split())
