@@ -227,7 +227,7 @@ def window_effect(n: int) -> None:
     from moderation.corpora.abuse import c3
     from moderation.scoring import load
     from moderation.service.bodies import windows
-    from moderation.service.coral import strictest
+    from moderation.service.coral import UNJUDGED, strictest
 
     moderator = load()
 
@@ -238,7 +238,8 @@ def window_effect(n: int) -> None:
         rows = moderator.score(pd.DataFrame({"text": flat}), reasons="none").to_dict("records")
         judged, start = [], 0
         for chunks, unread in pieces:
-            judged.append(strictest(rows[start:start + len(chunks)], unread)[0])
+            decision, codes = strictest(rows[start:start + len(chunks)], unread)
+            judged.append(decision if codes != [UNJUDGED] else "held unjudged")
             start += len(chunks)
         return whole, judged
 
@@ -258,9 +259,11 @@ def window_effect(n: int) -> None:
     for padding in (5_000, 25_000):
         texts = [civil[:padding] + "\n" + text for text in rude]
         whole, judged = decisions(texts)
+        judged = np.array(judged)
         print(f"abusive insults-2012 comment after {padding:,} chars of civil C3 text (n={len(texts)}): caught whole "
               f"{np.mean(np.array(whole) != 'approve'):.1%}, as the Coral phase judges it "
-              f"{np.mean(np.array(judged) != 'approve'):.1%}", flush=True)
+              f"{np.mean(~np.isin(judged, ['approve', 'held unjudged'])):.1%} for what it says "
+              f"(+{np.mean(judged == 'held unjudged'):.1%} held unjudged, too long)", flush=True)
     alone = moderator.score(pd.DataFrame({"text": rude}), reasons="none")["decision"]
     print(f"the same comments alone: caught {np.mean(alone != 'approve'):.1%}", flush=True)
 

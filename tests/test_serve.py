@@ -546,3 +546,21 @@ def test_readings_never_lose_a_word(body):
     if len(found) == 2:
         assert "<" not in TAG.sub("", body)
         assert "".join(found[0].split()) == "".join(html.unescape(TAG.sub("", body)).split())
+
+
+def test_batcher_drops_jobs_nobody_waits_for():
+    """A request that gave up at its deadline costs no scoring: under overload that would make all later ones late."""
+    stub = Recording()
+    batcher = Batcher(stub, policy=None)
+
+    async def one_gives_up():
+        gave_up = asyncio.ensure_future(asyncio.wait_for(batcher.score(["late"]), 0.001))
+        await asyncio.sleep(0.01)  # it times out before the worker starts
+        worker = asyncio.create_task(batcher.run())
+        rows = await batcher.score(["in time"])
+        worker.cancel()
+        with pytest.raises(TimeoutError):
+            await gave_up
+        return rows
+
+    assert asyncio.run(one_gives_up())[0]["text"] == "in time" and stub.calls == [["in time"]]

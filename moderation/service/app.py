@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -95,6 +96,7 @@ class Service:
         return json_response({"clientToken": body["clientToken"]} if "clientToken" in body else {})
 
     async def coral(self, request: Request) -> Response:
+        started = time.monotonic()
         if not self.coral_secrets:
             raise ApiError(503, "Coral external moderation is not configured: set MODERATION_CORAL_SECRET to the "
                                 "phase's signing secret and restart")
@@ -111,7 +113,7 @@ class Service:
         if not body.strip():  # e.g. a GIF-only comment: no text to judge
             return Response(status_code=204)
         texts, unread = coral.texts_to_judge(body, self.limits.max_text_chars)
-        rows = await self._judge_in_time(texts)
+        rows = await self._judge_in_time(texts, started)
         if unread or rows is None:
             self.metrics.unjudged.labels("too_long" if unread else "late_or_failed").inc()
         decision, codes = coral.strictest(rows or [], unread or rows is None)
@@ -119,14 +121,14 @@ class Service:
         answer = coral.coral_response(decision, codes)
         return Response(status_code=204) if answer is None else json_response(answer)
 
-    async def _judge_in_time(self, texts: list[str]) -> list[dict] | None:
-        """Scored rows of ``texts``, or None when they were not ready by the Coral deadline or scoring failed:
-        Coral would publish the comment unchecked on a late or failed answer, so the caller holds it instead."""
-        job = asyncio.ensure_future(self.batcher.score(texts))  # Coral sends the story's URL, not its text
-        try:
-            return await asyncio.wait_for(asyncio.shield(job), self.limits.coral_deadline_ms / 1000)
+    async def _judge_in_time(self, texts: list[str], started: float) -> list[dict] | None:
+        """Scored rows of ``texts``, or None when they were not ready by the Coral deadline (counted from
+        ``started``, the request's arrival) or scoring failed: Coral would publish the comment unchecked on a late
+        or failed answer, so the caller holds it instead. A late job is cancelled, so it is never scored."""
+        left = self.limits.coral_deadline_ms / 1000 - (time.monotonic() - started)
+        try:  # Coral sends the story's URL, not its text: no article
+            return await asyncio.wait_for(self.batcher.score(texts), max(left, 0.001))
         except TimeoutError:
-            job.add_done_callback(lambda done: done.cancelled() or done.exception())  # its outcome is not needed
             log.warning("coral: not judged within %d ms; held for a moderator", self.limits.coral_deadline_ms)
         except Exception:
             log.exception("coral: scoring failed; held for a moderator")

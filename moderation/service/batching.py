@@ -51,11 +51,17 @@ class Batcher:
 
     async def next_batch(self) -> list[_Job]:
         """The waiting jobs, oldest first, up to ``max_batch`` comments and with no copy-paste key in two jobs;
-        the others wait for the next call."""
-        if not self._waiting:
-            self._waiting.append(await self._queue.get())
-        while not self._queue.empty():
-            self._waiting.append(self._queue.get_nowait())
+        the others wait for the next call. A job nobody waits for any more (its request gave up at a deadline, or
+        its client went away) is dropped unscored: under overload, scoring answers nobody reads would make every
+        later request late too."""
+        while True:
+            if not self._waiting:
+                self._waiting.append(await self._queue.get())
+            while not self._queue.empty():
+                self._waiting.append(self._queue.get_nowait())
+            self._waiting = [job for job in self._waiting if not job.future.done()]
+            if self._waiting:
+                break
         batch, keys, size, left = [], set(), 0, []
         for job in self._waiting:
             if batch and (size + len(job.texts) > self.max_batch or job.keys & keys):
