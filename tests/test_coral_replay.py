@@ -33,6 +33,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pytest
 
 from moderation.labels import read_labels
+from moderation.scoring import load, models_dir
 from moderation.service import Limits, create_app
 from moderation.service.perspective import ATTRIBUTE_SOURCES
 
@@ -389,3 +390,19 @@ def test_feedback_in_a_refused_language_is_not_a_label(server, labeled, locale):
     assert response.status_code == 400
     path = labeled / "suggestscore.jsonl"
     assert not path.exists() or f"lang-{locale}" not in path.read_text()
+
+
+@pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model in models/")
+def test_shipped_models_under_replay(tmp_path, serving):
+    """The shipped models, as a newsroom runs them: markup and padding in either format never let abuse through."""
+    app = create_app(load(), api_keys=[], coral_secret=SECRET, labeled_dir=tmp_path,
+                     limits=Limits(coral_deadline_ms=10_000))
+    padding = " ".join([CIVIL] * (25_000 // len(CIVIL) + 1))
+    with serving(app) as http:
+        coral = Coral(http, [Secret(SECRET)])
+        for body_format in ("HTML", "PLAIN_TEXT"):
+            for text in ["<style>" + RUDE, "<!--" + RUDE, "<script>" + RUDE, "if a<b and b>c " + RUDE,
+                         padding[:5_000] + "\n" + RUDE, padding + "\n" + RUDE]:
+                outcome = coral.moderate(phase_request(text, body_format))
+                assert outcome.http_status == 200 and not outcome.published, (body_format, text[:40], outcome)
+            assert coral.moderate(phase_request(CIVIL, body_format)).published
