@@ -1,12 +1,23 @@
 """Load test of `moderation serve` on loopback, against a server this script starts with the shipped models.
 
-    python benchmarks/serve.py [--duration 60] [--clients 1,5,50] [--workers 1] [--labels 500] [--quick]
+    python benchmarks/serve.py [--duration 60] [--clients 1,5,50] [--workers 1] [--labels 500]
+                               [--coral-deadline-ms MS] [--quick]
 
 1. ``comments:analyze`` (TOXICITY, INSULT, THREAT; one real comment each) for ``--duration`` seconds at each
    number of concurrent clients in ``--clients``: throughput, latency p50/p95/p99, errors.
-2. ``/v1/score`` with batches of 100 comments for a quarter of ``--duration`` at 4 clients: comments/s, latency.
-3. ``comments:suggestscore``: ``--labels`` distinct verdicts, each sent twice in shuffled order (a client
+2. Coral's external moderation phase, the same way: each request built as Coral builds it (the comment as its
+   editor stores it, HTML or plain text at random, ``JSON.stringify(request, null, 2)``, ``X-Coral-Signature``),
+   plus the share of answers over Coral's default 200 ms timeout and of comments held unjudged because the
+   server's ``--coral-deadline-ms`` passed first (from ``/metrics``).
+3. ``/v1/score`` with batches of 100 comments for a quarter of ``--duration`` at 4 clients: comments/s, latency.
+4. ``comments:suggestscore``: ``--labels`` distinct verdicts, each sent twice in shuffled order (a client
    retrying) over the largest number of clients; then checks that the labels file holds each verdict exactly once.
+
+``--windows N`` instead measures, without a server, what judging long comments in windows (as the Coral phase
+does) changes: on N C3 comments over 1,000 characters, the decisions of the whole text vs the strictest over the
+text and its windows, by label; and for abusive insults-2012 comments put after 5,000 and 25,000 characters of
+civil C3 text, how many are caught (not approved). The shipped models were trained on both corpora, so the
+scores are in-sample: the change between the two ways is what to read, not the levels.
 
 Comments are sampled from the insults-2012 corpus. Each client is an asyncio task on its own keep-alive
 connection in this process, which shares the machine's cores with the server; every request loop stops at its
@@ -18,6 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
+import html
 import json
 import os
 import random
@@ -30,10 +44,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pandas as pd
 
 from moderation.corpora.abuse import insults_2012
 
 KEY = "benchmark-key"
+CORAL_SECRET = "benchmark-coral-secret"
+CORAL_TIMEOUT = 0.2  # seconds: the phase timeout Coral's form suggests
 REQUEST_TIMEOUT = 30  # seconds; a request unanswered by then counts as an error, so every run ends
 ATTRIBUTES = {"TOXICITY": {}, "INSULT": {}, "THREAT": {}}
 
@@ -44,11 +61,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, workers: int, labeled: Path, log) -> subprocess.Popen:
+def start_server(port: int, workers: int, labeled: Path, log, options: list[str]) -> subprocess.Popen:
     """The real command in its own process; its log goes to ``log`` (a pipe nobody reads would fill and stall it)."""
     command = [sys.executable, "-c", "from moderation.cli import main; main()", "serve", "--port", str(port),
-               "--workers", str(workers), "--labeled", str(labeled)]
-    env = os.environ | {"MODERATION_API_KEYS": KEY}
+               "--workers", str(workers), "--labeled", str(labeled), *options]
+    env = os.environ | {"MODERATION_API_KEYS": KEY, "MODERATION_CORAL_SECRET": CORAL_SECRET}
     return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
@@ -73,11 +90,12 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: dict) -> int:
-        """POST ``body`` as JSON with the benchmark's key; the status, or 0 when it failed or timed out."""
-        data = json.dumps(body).encode()
+    async def post(self, path: str, body: dict | bytes, headers: str = "") -> int:
+        """POST ``body`` (JSON, or bytes as they are) with the benchmark's key and any extra header lines; the
+        status, or 0 when it failed or timed out."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         head = (f"POST {path}?key={KEY} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(data)}\r\n\r\n").encode()
+                f"{headers}Content-Length: {len(data)}\r\n\r\n").encode()
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 return await self._exchange(head + data)
@@ -110,11 +128,11 @@ async def hammer(port: int, clients: int, seconds: float, make_request) -> tuple
         nonlocal errors
         connection = Connection(port)
         while time.perf_counter() < deadline:
-            path, body = make_request()
+            path, *request = make_request()
             started = time.perf_counter()
-            status = await connection.post(path, body)
+            status = await connection.post(path, *request)
             latencies.append(time.perf_counter() - started)
-            errors += status != 200
+            errors += status not in (200, 204)
         connection.close()
 
     started = time.perf_counter()
@@ -161,6 +179,14 @@ async def main_async(args, port: int, labeled: Path) -> bool:
         result = await hammer(port, clients, args.duration,
                               lambda: ("/v1alpha1/comments:analyze", analyze_body(rng.choice(texts))))
         report(f"comments:analyze, {clients} clients", *result)
+    for clients in args.clients:
+        held_before = unjudged(port)
+        latencies, errors, elapsed = await hammer(port, clients, args.duration,
+                                                  lambda: coral_request(rng.choice(texts), rng))
+        report(f"Coral phase, {clients} clients", latencies, errors, elapsed)
+        late = np.mean(np.array(latencies) > CORAL_TIMEOUT) if latencies else float("nan")
+        print(f"{'':<34} over {CORAL_TIMEOUT * 1000:.0f} ms: {late:.2%}; held unjudged at the deadline: "
+              f"{unjudged(port) - held_before:.0f}", flush=True)
     batch = args.batch
     result = await hammer(port, 4, max(args.duration / 4, 5), lambda: (
         "/v1/score", {"comments": [{"id": str(i), "text": rng.choice(texts)} for i in range(batch)]}))
@@ -177,6 +203,71 @@ async def main_async(args, port: int, labeled: Path) -> bool:
     return not (failed or lost or duplicated or len(rows) != args.labels)
 
 
+def coral_request(text: str, rng: random.Random) -> tuple[str, bytes, str]:
+    """A signed External Moderation Request as Coral 9 sends it (see tests/test_coral_replay.py)."""
+    stored = "<br>".join(html.escape(line, quote=False) for line in text.split("\n"))
+    body = stored if rng.random() < 0.5 else html.unescape(stored.replace("<br>", "\n"))
+    request = {"action": "NEW", "comment": {"body": body, "parentID": None},
+               "author": {"id": "user-1", "role": "COMMENTER"}, "story": {"id": "s-1", "url": "https://x.example/a"},
+               "site": {"id": "site-1"}, "tenantID": "t-1", "tenantDomain": "x.example"}
+    data = json.dumps(request, indent=2, ensure_ascii=False).encode()
+    signature = hmac.new(CORAL_SECRET.encode(), data, hashlib.sha256).hexdigest()
+    return "/coral/external-moderation", data, f"X-Coral-Signature: sha256={signature}\r\n"
+
+
+def unjudged(port: int) -> float:
+    """Comments the Coral phase has held unjudged so far (``moderation_coral_unjudged_total``)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("moderation_coral_unjudged_total"))
+
+
+def window_effect(n: int) -> None:
+    """Print what windows change on long real comments and on padded abuse (see the module docstring)."""
+    from moderation.corpora.abuse import c3
+    from moderation.scoring import load
+    from moderation.service.bodies import windows
+    from moderation.service.coral import UNJUDGED, strictest
+
+    moderator = load()
+
+    def decisions(texts: list[str], max_chars: int = 20_000) -> tuple[list[str], list[str]]:
+        whole = moderator.score(pd.DataFrame({"text": texts}), reasons="none")["decision"].tolist()
+        pieces = [windows(text, max_chars) for text in texts]
+        flat = [piece for chunks, _ in pieces for piece in chunks]
+        rows = moderator.score(pd.DataFrame({"text": flat}), reasons="none").to_dict("records")
+        judged, start = [], 0
+        for chunks, unread in pieces:
+            decision, codes = strictest(rows[start:start + len(chunks)], unread)
+            judged.append(decision if codes != [UNJUDGED] else "held unjudged")
+            start += len(chunks)
+        return whole, judged
+
+    frame = c3().frame
+    long = frame[frame["text"].str.len() > 1_000]
+    long = long.sample(min(n, len(long)), random_state=0)
+    whole, judged = decisions(long["text"].tolist())
+    for label, rows in (("abusive", long["abusive"] == 1), ("civil", long["abusive"] == 0)):
+        w = np.array(whole)[rows.to_numpy()]
+        j = np.array(judged)[rows.to_numpy()]
+        print(f"C3 comments over 1,000 chars, {label} (n={rows.sum()}): not approved whole "
+              f"{np.mean(w != 'approve'):.1%}, with windows {np.mean(j != 'approve'):.1%}; rejected "
+              f"{np.mean(w == 'reject'):.1%} -> {np.mean(j == 'reject'):.1%}", flush=True)
+    civil = " ".join(frame.loc[frame["abusive"] == 0, "text"].sample(2_000, random_state=1))
+    rude = insults_2012().frame
+    rude = rude.loc[rude["abusive"] == 1, "text"].sample(200, random_state=2).tolist()
+    for padding in (5_000, 25_000):
+        texts = [civil[:padding] + "\n" + text for text in rude]
+        whole, judged = decisions(texts)
+        judged = np.array(judged)
+        print(f"abusive insults-2012 comment after {padding:,} chars of civil C3 text (n={len(texts)}): caught whole "
+              f"{np.mean(np.array(whole) != 'approve'):.1%}, as the Coral phase judges it "
+              f"{np.mean(~np.isin(judged, ['approve', 'held unjudged'])):.1%} for what it says "
+              f"(+{np.mean(judged == 'held unjudged'):.1%} held unjudged, too long)", flush=True)
+    alone = moderator.score(pd.DataFrame({"text": rude}), reasons="none")["decision"]
+    print(f"the same comments alone: caught {np.mean(alone != 'approve'):.1%}", flush=True)
+
+
 def analyze_body(text: str) -> dict:
     return {"comment": {"text": text}, "requestedAttributes": ATTRIBUTES, "languages": ["en"]}
 
@@ -188,17 +279,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Server worker processes.")
     parser.add_argument("--batch", type=int, default=100, help="Comments per /v1/score request.")
     parser.add_argument("--labels", type=int, default=500, help="Distinct suggestscore verdicts.")
+    parser.add_argument("--coral-deadline-ms", type=int, help="The server's --coral-deadline-ms (default: its own).")
+    parser.add_argument("--windows", type=int, default=0, help="Measure window judging on N long comments, no server.")
     parser.add_argument("--quick", action="store_true", help="10 s phases, 1, 5 and 20 clients, 100 labels.")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.clients, args.labels = 10, "1,5,20", 100
     args.clients = [int(c) for c in str(args.clients).split(",")]
+    if args.windows:
+        window_effect(args.windows)
+        return
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         labeled, log_path = Path(tmp) / "labeled", Path(tmp) / "server.log"
         with open(log_path, "wb") as log:
-            process = start_server(port, args.workers, labeled, log)
+            options = ["--coral-deadline-ms", str(args.coral_deadline_ms)] if args.coral_deadline_ms else []
+            process = start_server(port, args.workers, labeled, log, options)
         try:
             health = wait_ready(base, process, log_path)
             print(f"server: model {health['model_version']}, workers {args.workers}, attributes "

@@ -123,14 +123,23 @@ def parse(pages, output, flat, encoding):
 @click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(1),
               help="Largest request body accepted (413 above).")
 @click.option("--max-text-chars", default=20_000, show_default=True, type=click.IntRange(1),
-              help="Longest comment accepted (400 above).")
+              help="Longest comment accepted by analyze (400 above); the Coral phase judges head and tail and holds.")
+@click.option("--other-languages", type=click.Choice(["refuse", "english-model"]), default="refuse",
+              show_default=True, help="Requests in a language other than English: refuse (400) or score them "
+                                      "with the English model.")
+@click.option("--coral-deadline-ms", default=150, show_default=True, type=click.IntRange(10),
+              help="Answer the Coral phase by then, holding a comment not yet judged; keep it under the "
+                   "phase's timeout in Coral.")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate chain (PEM).")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
 def serve(**options):
     """Serve the models over HTTP: Perspective API (comments:analyze, comments:suggestscore), Coral's external
     moderation phase (/coral/external-moderation), /v1/score, /healthz and /metrics.
 
-    Without API keys it listens on loopback only. The Coral endpoint needs $MODERATION_CORAL_SECRET.
+    Without API keys it listens on loopback only. The Coral endpoint needs $MODERATION_CORAL_SECRET; production
+    Coral needs https (--certfile/--keyfile, or a reverse proxy).
     """
-    from moderation.serve import ServeConfig, ServeError, run
+    from moderation.service import ServeConfig, ServeError, run
 
     try:
         run(ServeConfig(**options))

@@ -6,10 +6,12 @@ the moderator did not say; optional ``id``, ``article`` (its text), ``article_id
 (ISO date). Other columns (e.g. the ``p_*`` reference scores ``moderation sample`` writes) are ignored.
 
 Every category implies ``abusive``: a row marking ``insult`` 1 with ``abusive`` empty counts as abusive, and one
-marking it 1 with ``abusive`` 0 contradicts itself and is reported. Rows repeating a text with the same labels
-are merged into the first (its ``duplicates`` column names the others); with different labels all of them are
-reported, since no rule can say which moderator was right. Within one file a later row with the same ``id`` is a
-new verdict on the same comment and supersedes the earlier one (``undone`` 1 withdraws it).
+marking it 1 with ``abusive`` 0 contradicts itself and is reported. A later verdict on the same comment (same
+``id``, same text) supersedes the earlier ones: a moderator who reverses a decision, or Coral resending its
+feedback, must not leave two contradicting rows (``latest_verdicts``); a row marked ``undone`` 1 (the review
+desk's undo) withdraws the verdict before it on the same comment. Rows repeating a text with the same labels
+are merged into the first (its ``duplicates`` column names the others); with different labels under different
+ids all of them are reported, since no rule can say which moderator was right.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,31 @@ def text_key(text: str) -> str:
     return re.sub(r"\s+", " ", str(text)).strip().casefold()
 
 
+def _timestamp(value) -> float:
+    """``labeled_at`` as seconds since the epoch (a date without zone counts as UTC); -inf when not given."""
+    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
+        return -np.inf
+    when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def latest_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per comment (same ``id`` and text): the latest verdict, by ``labeled_at`` and then by reading
+    order (later file, later line); the superseded rows' places go to its ``duplicates``.
+
+    The same rule serves every source of verdicts (``moderation serve``'s suggestscore file, a review desk), so a
+    decision reversed anywhere wins over the one it reverses.
+    """
+    keys = frame["id"].astype(str) + "\x00" + frame["text"].map(text_key)
+    order = np.lexsort((np.arange(len(frame)), frame["labeled_at"].map(_timestamp).to_numpy(float)))
+    where = frame["file"] + ":" + frame["line"].astype(str)
+    winners = []
+    for rows in keys.iloc[order].groupby(keys.iloc[order], sort=False).groups.values():
+        winners.append(rows[-1])
+        frame.at[rows[-1], "duplicates"] = [where[i] for i in rows[:-1]]
+    return frame.loc[sorted(winners)].reset_index(drop=True)
+
+
 def _merge_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[LabelProblem]]:
     """Keep the first of each group of agreeing repeats; report every row of a group that disagrees."""
     keys = frame["text"].map(text_key)
@@ -117,28 +144,24 @@ def _merge_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[LabelProb
             continue
         first = group.index[0]
         frame.loc[first, list(LABELS)] = labels.bfill().iloc[0].to_numpy()
-        frame.at[first, "duplicates"] = [where[j] for j in group.index[1:]]
+        frame.at[first, "duplicates"] = [d for j in group.index for d in frame.at[j, "duplicates"]] + [
+            where[j] for j in group.index[1:]]
         keep.append(first)
     return frame.loc[sorted(keep)].reset_index(drop=True), problems
 
 
-def latest_verdicts(rows: Iterable[InputRow]) -> list[InputRow]:
-    """The rows of one label file, each id's latest only: a moderator who decides a comment again (the review
-    desk, a reversed decision) supersedes the earlier verdict, and a row marked ``undone`` withdraws it.
-
-    Rows without an id column have their line number as id, so every row stands. Unreadable rows always stay,
-    to be reported.
-    """
-    latest: dict[str, InputRow] = {}
-    errors = []
+def without_undone(rows: Iterable[InputRow]) -> list[InputRow]:
+    """The rows of one label file less each ``undone`` row and the verdict it withdraws (the one before it with
+    the same id). Unreadable rows always stay, to be reported."""
+    kept: list[InputRow] = []
     for row in rows:
-        if row.error is not None:
-            errors.append(row)
+        if row.error is None and parse_label(row.extra.get("undone")) == 1:
+            earlier = [i for i, k in enumerate(kept) if k.error is None and k.id == row.id]
+            if earlier:
+                del kept[earlier[-1]]
         else:
-            latest.pop(row.id, None)
-            latest[row.id] = row
-    kept = [row for row in latest.values() if parse_label(row.extra.get("undone")) != 1]
-    return sorted(kept + errors, key=lambda row: row.line)
+            kept.append(row)
+    return kept
 
 
 def read_labels(paths: str | Path | list[str | Path]) -> tuple[pd.DataFrame, list[LabelProblem]]:
@@ -151,7 +174,7 @@ def read_labels(paths: str | Path | list[str | Path]) -> tuple[pd.DataFrame, lis
     records, problems = [], []
     for path in paths:
         try:
-            for row in latest_verdicts(read_rows(str(path))):
+            for row in without_undone(read_rows(str(path))):
                 if row.error is not None:
                     problems.append(LabelProblem(row.source, row.line, row.error.split(": ", 1)[-1]))
                     continue
@@ -163,7 +186,7 @@ def read_labels(paths: str | Path | list[str | Path]) -> tuple[pd.DataFrame, lis
             problems.append(LabelProblem(str(path), 0, str(exc).removeprefix(f"{path}: ")))
     frame = pd.DataFrame(records, columns=COLUMNS)
     frame["duplicates"] = [[] for _ in range(len(frame))]
-    frame, conflicts = _merge_duplicates(frame)
+    frame, conflicts = _merge_duplicates(latest_verdicts(frame))
     for name in LABELS:
         frame[name] = frame[name].astype(float)
     return frame, sorted(problems + conflicts, key=lambda p: (p.file, p.line))

@@ -35,7 +35,8 @@ from starlette.routing import Route
 
 from moderation.policy import DECISIONS, Policy
 from moderation.rows import InputError, InputRow, read_rows
-from moderation.serve import ApiError, ServeError, authorize, check_exposure, json_response, read_api_keys
+from moderation.service.auth import ServeError, authorize, check_exposure, read_api_keys
+from moderation.service.http import ApiError, json_response
 
 REVIEW_FILE = "review.jsonl"
 QUEUE_ORDER = {"review": 0, "reject": 1, "approve": 2}

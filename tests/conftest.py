@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl as _ssl
+import threading
+import time
+
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import uvicorn
 
 from moderation.abuse import AbuseModel
 from moderation.corpora.abuse import CATEGORIES, civil_comments, insults_2012
@@ -55,3 +63,33 @@ def seed_pages() -> dict:
     from moderation.corpora import shared_dir
 
     return {path.name[:3]: path for path in sorted((shared_dir() / "seeds").glob("*.txt"))}
+
+
+@contextlib.contextmanager
+def _serving(app, **ssl):
+    """Run ``app`` on a free loopback port in a thread; yield an httpx client for it (https when ``ssl`` holds
+    uvicorn's ``ssl_certfile``/``ssl_keyfile``; the client then trusts that certificate)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **ssl))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        scheme = "https" if ssl else "http"
+        verify = _ssl.create_default_context(cafile=ssl["ssl_certfile"]) if ssl else True
+        base_url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
+        with httpx.Client(base_url=base_url, timeout=20, verify=verify) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def serving():
+    """``serving(app)``: a context manager running ``app`` on loopback and yielding an httpx client for it."""
+    return _serving

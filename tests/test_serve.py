@@ -7,20 +7,19 @@ import concurrent.futures
 import contextlib
 import hashlib
 import hmac
+import html
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,19 +27,15 @@ from hypothesis import strategies as st
 from moderation import artifacts
 from moderation.cli import main
 from moderation.scoring import load, models_dir
-from moderation.serve import (
-    ApiError,
-    Batcher,
-    LabelStore,
-    analyze_request,
-    available_attributes,
-    coral_response,
-    create_app,
-    sentence_spans,
-    strip_html,
-    suggest_record,
-    verify_signature,
-)
+from moderation.service import Limits, create_app
+from moderation.service.auth import ServeError, verify_signature
+from moderation.service.batching import Batcher
+from moderation.service.bodies import TAG, readings
+from moderation.service.config import ServeConfig, tls_options
+from moderation.service.coral import coral_response, strictest
+from moderation.service.http import ApiError
+from moderation.service.labelstore import LabelStore
+from moderation.service.perspective import analyze_request, available_attributes, sentence_spans, suggest_record
 
 KEYS = ["first-key", "second-key"]
 SECRET = "coral-phase-secret"
@@ -62,9 +57,9 @@ SUGGEST = {
     "clientToken": "verdict-1",
     "communityId": "Coral:https://news.example",
 }
-CORAL = {
+CORAL = {  # what Coral 9 sends: no comment id (tests/test_coral_replay.py builds them exactly as Coral does)
     "action": "NEW",
-    "comment": {"id": "c-1", "body": f"<p>{RUDE}</p>", "parentID": None, "authorID": "u-1", "storyID": "s-1"},
+    "comment": {"body": f"<p>{RUDE}</p>", "parentID": None},
     "author": {"id": "u-1", "role": "COMMENTER"},
     "story": {"id": "s-1", "url": "https://news.example/budget"},
     "site": {"id": "site-1"},
@@ -73,33 +68,13 @@ CORAL = {
 }
 
 
-@contextlib.contextmanager
-def serving(app):
-    """Run ``app`` on a free loopback port in a thread; yield an httpx client for it."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=20) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
 def labeled(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("labeled")
 
 
 @pytest.fixture(scope="module")
-def client(tiny_moderator, labeled):
+def client(tiny_moderator, labeled, serving):
     app = create_app(tiny_moderator, api_keys=KEYS, coral_secret=SECRET, labeled_dir=labeled)
     with serving(app) as http:
         yield http
@@ -126,7 +101,7 @@ def test_analyze_scores_spans_and_token(client):
     response = post(client, "/v1alpha1/comments:analyze", ANALYZE)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["clientToken"] == "desk-7" and body["languages"] == ["en"]
+    assert body["clientToken"] == "desk-7" and body["languages"] == ["en"] and body["detectedLanguages"] == ["en"]
     assert set(body["attributeScores"]) == {"TOXICITY", "INSULT"}
     toxicity = body["attributeScores"]["TOXICITY"]
     assert toxicity["summaryScore"]["type"] == "PROBABILITY" and 0 <= toxicity["summaryScore"]["value"] <= 1
@@ -142,7 +117,10 @@ def test_analyze_threshold_drops_low_scores(client):
                                                                   "INSULT": {}}}
     body = post(client, "/v1alpha1/comments:analyze", request).json()
     assert set(body["attributeScores"]) == {"INSULT"} and "spanScores" not in body["attributeScores"]["INSULT"]
-    assert "clientToken" not in body
+    assert "clientToken" not in body and body["languages"] == ["en"]
+    nothing = post(client, "/v1alpha1/comments:analyze", request | {"requestedAttributes": {
+        "TOXICITY": {"scoreThreshold": 0.99}}}).json()
+    assert nothing == {"languages": ["en"], "detectedLanguages": ["en"]}  # as Perspective: no attributeScores
 
 
 def test_analyze_context_and_html(client):
@@ -222,14 +200,12 @@ def test_suggestscore_concurrent_retries(client, labeled):
     assert sorted(r["id"] for r in rows) == [f"burst-{i}" for i in range(8)]
 
 
-def test_suggestscore_coral_feedback_and_errors(client, labeled):
-    coral = {"comment": {"text": CIVIL}, "attributeScores": {"APPROVED": {"summaryScore": {"value": 1}}},
-             "clientToken": "comment:c-9"}
-    assert post(client, "/v1alpha1/comments:suggestscore", coral).status_code == 200
-    assert labels_in(labeled)[-1] | {"labeled_at": None} == {
-        "id": "comment:c-9", "text": CIVIL, "abusive": 0, "source": "suggestscore", "labeled_at": None}
+def test_suggestscore_errors(client, labeled):
+    before = len(labels_in(labeled))
     unknown = post(client, "/v1alpha1/comments:suggestscore", SUGGEST | {"attributeScores": {"X": {}}})
-    assert unknown.status_code == 400
+    assert unknown.status_code == 400 and "Accepted: TOXICITY" in unknown.json()["error"]["message"]
+    assert post(client, "/v1alpha1/comments:suggestscore", SUGGEST | {"languages": ["fr"]}).status_code == 400
+    assert len(labels_in(labeled)) == before
 
 
 def test_label_store_rebuilds_and_survives_a_torn_line(tmp_path):
@@ -239,10 +215,12 @@ def test_label_store_rebuilds_and_survives_a_torn_line(tmp_path):
         handle.write(b'{"id": "half-writ')  # a crash mid-line
     store = LabelStore(tmp_path)
     assert not store.add(record)  # seen again after a restart
-    changed = record | {"abusive": 0}  # the moderator changed their mind: a new verdict, kept
-    assert store.add(changed)
+    changed = record | {"abusive": 0, "insult": 0}  # the moderator changed their mind: a new verdict, kept
+    assert store.add(changed) and not store.add(changed)
+    assert store.add(record)  # and back again: the latest verdict is the first one again, so it is written
     lines = (tmp_path / "suggestscore.jsonl").read_text().splitlines()
-    assert json.loads(lines[0])["abusive"] == 1 and json.loads(lines[-1])["abusive"] == 0 and len(lines) == 3
+    assert lines[1] == '{"id": "half-writ' and len(lines) == 4
+    assert [json.loads(lines[i])["abusive"] for i in (0, 2, 3)] == [1, 0, 1]
 
 
 def test_label_stores_sharing_a_file_see_each_others_verdicts(tmp_path):
@@ -259,12 +237,14 @@ def test_suggest_record_labels():
                                                                  "TOXICITY": {"summaryScore": {"value": 0.2}}}}
     record = suggest_record(body, now)
     assert record["off_topic"] == 1 and record["abusive"] == 0 and record["id"].startswith("sha256-")
-    assert record["labeled_at"] == "2026-05-01T12:00:00+00:00"
+    assert record["labeled_at"] == "2026-05-01T12:00:00.000000+00:00"
     with pytest.raises(ApiError, match="contradict"):
         suggest_record(body | {"attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}},
                                                    "THREAT": {"summaryScore": {"value": 1}}}}, now)
-    with pytest.raises(ApiError, match="SEVERE_TOXICITY"):
-        suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 1}}}}, now)
+    severe = suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 1}}}}, now)
+    assert severe["abusive"] == 1
+    with pytest.raises(ApiError, match="no verdict"):  # a low SEVERE_TOXICITY says nothing about plain abuse
+        suggest_record(body | {"attributeScores": {"SEVERE_TOXICITY": {"summaryScore": {"value": 0}}}}, now)
 
 
 # --- Coral external moderation ------------------------------------------------------------------------------------
@@ -276,7 +256,7 @@ def test_coral_signatures(client):
     assert client.post(path, content=raw, headers=headers).status_code == 401
     _, other = signed(CORAL, "another-secret")
     assert client.post(path, content=raw, headers=headers | {"X-Coral-Signature": other}).status_code == 403
-    tampered = raw.replace(b"c-1", b"c-2")
+    tampered = raw.replace(b"u-1", b"u-2")
     assert client.post(path, content=tampered, headers=headers | {"X-Coral-Signature": signature}).status_code == 403
     right = client.post(path, content=raw, headers=headers | {"X-Coral-Signature": signature})
     assert right.status_code == 200
@@ -288,7 +268,7 @@ def test_coral_decisions(client):
     raw, signature = signed(CORAL)
     rude = client.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature}).json()
     assert rude["status"] in {"REJECTED", "SYSTEM_WITHHELD"}
-    assert rude["actions"] == [{"actionType": "FLAG", "action": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}]
+    assert rude["actions"] == [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}]
     civil = CORAL | {"comment": CORAL["comment"] | {"body": f"<p>{CIVIL}</p>"}}
     raw, signature = signed(civil)
     answer = client.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
@@ -296,14 +276,27 @@ def test_coral_decisions(client):
 
 
 def test_coral_response_shapes():
-    assert coral_response({"decision": "approve", "reason_codes": []}) is None
-    review = coral_response({"decision": "review", "reason_codes": ["IRRELEVANT_CONTENT", "ABUSIVE", "THREAT"]})
-    assert review["status"] == "SYSTEM_WITHHELD"
+    assert coral_response("approve", []) is None
+    review = coral_response("review", ["IRRELEVANT_CONTENT", "ABUSIVE", "THREAT"])
+    assert review["status"] == "SYSTEM_WITHHELD" and "moderationAction" not in review
     assert [a["reason"] for a in review["actions"]] == ["COMMENT_DETECTED_SPAM", "COMMENT_DETECTED_TOXIC"]
-    assert coral_response({"decision": "reject", "reason_codes": ["ABUSIVE"]})["status"] == "REJECTED"
+    reject = coral_response("reject", ["ABUSIVE", "HATE_SPEECH"])
+    assert reject["status"] == "REJECTED"
+    assert reject["moderationAction"] == {"status": "REJECTED", "rejectionReason": {"code": "HATE_SPEECH"}}
+    assert coral_response("reject", ["OBSCENE"])["moderationAction"]["rejectionReason"]["code"] == "OFFENSIVE"
+    assert coral_response("review", ["UNJUDGED"]) == {"status": "SYSTEM_WITHHELD", "actions": []}
 
 
-def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path):
+def test_strictest_decision_over_readings_and_windows():
+    rows = [{"decision": "approve", "reason_codes": []}, {"decision": "review", "reason_codes": ["INSULT"]},
+            {"decision": "review", "reason_codes": ["ABUSIVE", "INSULT"]}]
+    assert strictest(rows, False) == ("review", ["INSULT", "ABUSIVE"])
+    assert strictest(rows[:1], True) == ("review", ["UNJUDGED"])  # part unread: held at least
+    assert strictest(rows[:1] + [{"decision": "reject", "reason_codes": ["THREAT"]}], True) == ("reject", ["THREAT"])
+    assert strictest([], True) == ("review", ["UNJUDGED"])
+
+
+def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path, serving):
     with serving(create_app(tiny_moderator, api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
         raw, signature = signed(CORAL)
         response = http.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
@@ -311,7 +304,7 @@ def test_coral_without_secret_is_unavailable(tiny_moderator, tmp_path):
         assert http.post("/v1/score", json={"comments": [{"text": CIVIL}]}).status_code == 200  # no keys: open
 
 
-def test_comment_text_is_logged_only_when_asked(tiny_moderator, tmp_path, caplog):
+def test_comment_text_is_logged_only_when_asked(tiny_moderator, tmp_path, caplog, serving):
     request = {"comment": {"text": "A sentinel remark about zebra crossings"}, "requestedAttributes": {"TOXICITY": {}}}
     caplog.set_level("INFO", logger="moderation.serve")
     for log_text in (False, True):
@@ -328,12 +321,6 @@ def test_verify_signature():
     assert verify_signature("k", body, good) and verify_signature("k", body, f"sha256=00, {good}")
     assert not verify_signature("k", body, None) and not verify_signature("k", body, "sha256=00")
     assert not verify_signature("other", body, good)
-
-
-def test_strip_html():
-    assert strip_html("<p>Hello &amp; <b>wel</b>come</p><p>Two<br>lines</p><script>x()</script>") == \
-        "Hello & welcome\nTwo\nlines"
-    assert strip_html("a < b") == "a < b"
 
 
 # --- /v1/score, /healthz, /metrics --------------------------------------------------------------------------------
@@ -394,7 +381,7 @@ def test_batcher_merges_requests_but_never_copies():
 
 
 @pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model in models/")
-def test_shipped_model_over_http(tmp_path):
+def test_shipped_model_over_http(tmp_path, serving):
     with serving(create_app(load(), api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
         def scores(text):
             request = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}, "SEVERE_TOXICITY": {}}}
@@ -479,3 +466,101 @@ def test_command_with_two_workers(tiny_moderator, tmp_path):
     finally:
         process.terminate()
         process.wait(20)
+
+
+# --- TLS: what production Coral needs (https phase URL) -------------------------------------------------------------
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as the README's openssl recipe makes them."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return certfile, keyfile
+
+
+def test_coral_phase_over_https(tiny_moderator, tmp_path, serving):
+    certfile, keyfile = self_signed(tmp_path)
+    options = tls_options(ServeConfig(certfile=str(certfile), keyfile=str(keyfile)))
+    app = create_app(tiny_moderator, api_keys=[], coral_secret=SECRET, labeled_dir=tmp_path)
+    with serving(app, **options) as https:
+        assert str(https.base_url).startswith("https://127.0.0.1:")
+        raw, signature = signed(CORAL)
+        answer = https.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
+        assert answer.status_code == 200 and answer.json()["status"] in {"REJECTED", "SYSTEM_WITHHELD"}
+        with pytest.raises(httpx.ConnectError):  # a client that does not trust the certificate is refused
+            httpx.get(f"{https.base_url}/healthz", timeout=5)
+
+
+def test_tls_files_checked_before_start(tmp_path):
+    certfile, keyfile = self_signed(tmp_path)
+    with pytest.raises(ServeError, match="both"):
+        tls_options(ServeConfig(certfile=str(certfile)))
+    with pytest.raises(ServeError, match="cannot use"):
+        tls_options(ServeConfig(certfile=str(keyfile), keyfile=str(keyfile)))
+    result = CliRunner().invoke(main, ["serve", "--certfile", str(certfile), "--labeled", str(tmp_path)])
+    assert result.exit_code == 1 and "both --certfile and --keyfile" in result.output
+
+
+@pytest.mark.parametrize("trouble", ["late", "failing"])
+def test_coral_holds_what_it_cannot_judge_in_time(tiny_moderator, tmp_path, serving, trouble):
+    """Coral publishes unchecked on a late or failed answer: the phase answers by its deadline and holds."""
+    app = create_app(tiny_moderator, api_keys=[], coral_secret=SECRET, labeled_dir=tmp_path,
+                     limits=Limits(coral_deadline_ms=100))
+
+    async def troubled(texts, article=None):
+        await asyncio.sleep(2 if trouble == "late" else 0)
+        raise RuntimeError("scorer down")
+
+    app.state.service.batcher.score = troubled
+    civil = CORAL | {"comment": CORAL["comment"] | {"body": CIVIL}}
+    with serving(app) as http:
+        raw, signature = signed(civil)
+        started = time.monotonic()
+        answer = http.post("/coral/external-moderation", content=raw, headers={"X-Coral-Signature": signature})
+        assert time.monotonic() - started < 1.5
+        assert answer.status_code == 200 and answer.json() == {"status": "SYSTEM_WITHHELD", "actions": []}
+        assert 'moderation_coral_unjudged_total{cause="late_or_failed"} 1.0' in http.get("/metrics").text
+
+
+@given(st.text(alphabet=st.sampled_from("ab <>/!-&;pstyle\n"), max_size=80))
+def test_readings_never_lose_a_word(body):
+    """The plain reading is always judged; the HTML reading, when there is one, drops tags and nothing else."""
+    found = readings(body)
+    assert found[-1] == body
+    if len(found) == 2:
+        assert "<" not in TAG.sub("", body)
+        assert "".join(found[0].split()) == "".join(html.unescape(TAG.sub("", body)).split())
+
+
+def test_batcher_drops_jobs_nobody_waits_for():
+    """A request that gave up at its deadline costs no scoring: under overload that would make all later ones late."""
+    stub = Recording()
+    batcher = Batcher(stub, policy=None)
+
+    async def one_gives_up():
+        gave_up = asyncio.ensure_future(asyncio.wait_for(batcher.score(["late"]), 0.001))
+        await asyncio.sleep(0.01)  # it times out before the worker starts
+        worker = asyncio.create_task(batcher.run())
+        rows = await batcher.score(["in time"])
+        worker.cancel()
+        with pytest.raises(TimeoutError):
+            await gave_up
+        return rows
+
+    assert asyncio.run(one_gives_up())[0]["text"] == "in time" and stub.calls == [["in time"]]
