@@ -20,7 +20,8 @@ def input_options(command):
     for option in reversed([
         click.option("--text-column", help="Column holding the comment text (default: text, comment, body, …)."),
         click.option("--id-column", help="Column holding the row id (default: id, comment_id, …; else row number)."),
-        click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input files."),
+        click.option("--encoding", help="Encoding of the input files (default: UTF-8, or UTF-16 by its byte-order "
+                                        "mark; pages also by <meta charset> or detection)."),
     ]):
         command = option(command)
     return command
@@ -28,9 +29,9 @@ def input_options(command):
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", help="Output file, .csv or .jsonl (default: stdout).")
-@click.option("--format", "stdout_format", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
-              help="Format on stdout (a file's format follows its suffix).")
+@click.option("-o", "--output", help="Output file, .csv, .tsv, .jsonl or .json, optionally .gz (default: stdout).")
+@click.option("--format", "stdout_format", type=click.Choice(["jsonl", "csv", "tsv", "json"]), default="jsonl",
+              show_default=True, help="Format on stdout (a file's format follows its suffix).")
 @input_options
 @click.option("--reasons", type=click.Choice(["flagged", "all", "none"]), default="flagged", show_default=True,
               help="For which comments to list the words that drove the score.")
@@ -51,10 +52,12 @@ def score(inputs, output, stdout_format, text_column, id_column, encoding, reaso
           article_column, articles, article_id, jobs, model_version):
     """Score comments: decisions, probabilities and reasons, one output row per input row.
 
-    INPUTS are CSV, JSON Lines or article pages (each page's comments are scored); '-' reads stdin.
-    Exit code 1 when any row could not be scored (its error row says why).
+    INPUTS are CSV/TSV, JSON Lines, JSON arrays, Parquet or article pages (each page's comments are scored),
+    gzipped or not; '-' reads stdin. Exit code 1 when any row could not be scored (its error row says why).
     """
     import sys
+
+    _exit_on_sigterm()
 
     from moderation.artifacts import ArtifactError
     from moderation.policy import PolicyError
@@ -78,34 +81,47 @@ def score(inputs, output, stdout_format, text_column, id_column, encoding, reaso
     sys.exit(1 if counts["errors"] else 0)
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (``timeout``, ``kill``, a scheduler) ends the run like Ctrl-C: temporary files are removed."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 @main.command()
 @click.argument("pages", nargs=-1, required=True)
-@click.option("-o", "--output", help="Output JSON Lines file (default: stdout).")
+@click.option("-o", "--output", help="Output file, .jsonl, .json, .csv or .tsv, optionally .gz (default: stdout).")
 @click.option("--flat", is_flag=True, help="One row per comment, carrying page and title, instead of one per page.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the pages.")
+@click.option("--encoding", help="Encoding of the pages (default: UTF-8, else <meta charset>, else detected).")
 def parse(pages, output, flat, encoding):
     """Parse article pages (text or HTML) into title, date, body and reader comments, as JSON Lines.
 
-    PAGES are files; '-' reads one page from stdin. An unreadable page is named on stderr and the exit
-    code is 1, but every other page is still written.
+    PAGES are files; '-' reads one page from stdin. An unreadable page (missing, binary, undecodable) is named
+    on stderr and the exit code is 1, but every other page is still written.
     """
     import sys
-    from pathlib import Path
 
     from moderation.pages import page_rows, parse_page
-    from moderation.rows import InputError, RowWriter, atomic_output, read_text
+    from moderation.rows import InputError, RowWriter, atomic_output, check_output, open_input, read_page
 
+    _exit_on_sigterm()
+    try:
+        fmt = check_output(output, pages)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
     failed = False
-    with atomic_output(output) as handle:
-        writer = RowWriter(handle, "jsonl")
+    with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle:
+        writer = RowWriter(handle, fmt)
         for path in pages:
             try:
-                text = read_text(path, encoding)
+                text = read_page(open_input(path, encoding=encoding, kind="page"))
             except InputError as exc:
                 click.echo(f"Error: {exc}", err=True)
                 failed = True
                 continue
-            writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
+            writer.write_all(page_rows(path, parse_page(text), flat))
+        writer.close()
     sys.exit(1 if failed else 0)
 
 

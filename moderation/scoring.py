@@ -161,17 +161,6 @@ def _chunks(rows, size: int):
         yield chunk
 
 
-_WORKER: dict = {}
-
-
-def _init_worker(moderator, options) -> None:
-    _WORKER.update(moderator=moderator, options=options)
-
-
-def _score_chunk_in_worker(chunk) -> list[dict]:
-    return list(_score_chunk(_WORKER["moderator"], chunk, **_WORKER["options"]))
-
-
 def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: Policy | None = None,
                  chunk_size: int = 2000, article_column: str = "article", articles: dict[str, str] | None = None,
                  article_id: str | None = None, jobs: int = 1):
@@ -187,11 +176,11 @@ def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: P
         for chunk in _chunks(rows, chunk_size):
             yield from _score_chunk(moderator, chunk, **options)
         return
-    import multiprocessing
+    from moderation.workers import ordered_map
 
-    with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (moderator, options)) as pool:
-        for scored in pool.imap(_score_chunk_in_worker, _chunks(rows, chunk_size)):
-            yield from scored
+    for scored in ordered_map(lambda chunk: list(_score_chunk(moderator, chunk, **options)),
+                              _chunks(rows, chunk_size), jobs):
+        yield from scored
 
 
 def _article_of(row, article_column, articles, article_id) -> str | None:
@@ -233,7 +222,7 @@ def read_articles(path: str, id_column: str) -> dict[str, str]:
 
 
 def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, text_column: str | None = None,
-                id_column: str | None = None, encoding: str = "utf-8", reasons: str = "flagged",
+                id_column: str | None = None, encoding: str | None = None, reasons: str = "flagged",
                 policy: Policy | None = None, article_column: str = "article", articles: str | None = None,
                 article_id: str | None = None, progress: bool = False, stdout_format: str = "jsonl",
                 jobs: int = 1) -> dict[str, int]:
@@ -243,20 +232,21 @@ def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, 
     """
     from tqdm import tqdm
 
-    from moderation.rows import RowWriter, atomic_output, output_format, read_rows, sniff_format
+    from moderation.rows import RowWriter, atomic_output, check_output, open_inputs
 
-    fmt = output_format(output, stdout_format)
-    pages = any(path != "-" and sniff_format(path) == "page" for path in inputs)
+    sources = open_inputs(inputs, text_column=text_column, id_column=id_column, encoding=encoding)
+    fmt = check_output(output, inputs, stdout_format)
+    pages = any(source.kind == "page" for source in sources)
     columns = (PAGE_COLUMNS if pages else []) + moderator.columns() + ["error"]
     columns = ["id"] + [c for c in columns if c != "id"]
     lookup = read_articles(articles, article_id or "id") if articles else None
     counts = {"rows": 0, "errors": 0, "approve": 0, "review": 0, "reject": 0}
 
     def all_rows():
-        for path in inputs:
-            yield from read_rows(path, text_column=text_column, id_column=id_column, encoding=encoding)
+        for source in sources:
+            yield from source.rows()
 
-    with atomic_output(output, newline="" if fmt == "csv" else None) as handle, \
+    with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle, \
             tqdm(unit=" comments", disable=not progress, file=None) as bar:
         writer = RowWriter(handle, fmt, columns)
         for record in score_stream(moderator, all_rows(), reasons, policy, article_column=article_column,
@@ -267,4 +257,5 @@ def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, 
             if record.get("decision"):
                 counts[record["decision"]] += 1
             bar.update()
+        writer.close()
     return counts
