@@ -40,7 +40,8 @@ def input_options(command):
 @click.option("--review", type=click.FloatRange(0, 1), help="Review threshold for p_abusive for this run.")
 @click.option("--reject", type=click.FloatRange(0, 1), help="Reject threshold for p_abusive for this run.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Abuse model file (default: shipped).")
-@click.option("--model-version", help="Score with this model version (any promoted one; see models/registry.json).")
+@click.option("--model-version", help="Score with this model version (any promoted one: registry.json in the model "
+                                       "home lists them) or model file.")
 @click.option("--article-column", default="article", show_default=True,
               help="Column holding each comment's article, for the off-topic model.")
 @click.option("--articles", type=click.Path(exists=True, dir_okay=False),
@@ -158,7 +159,11 @@ def serve(**options):
 @click.option("--labels", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="The site's label file (CSV or JSON Lines, see labeled/README.md); repeat for several.")
 @click.option("--out", type=click.Path(dir_okay=False),
-              help="New model file (default: models/<model>-<UTC time>.joblib).")
+              help="New model file (default: <model home>/<model>-<UTC time>.joblib; promoted, it is copied into "
+                   "the model home: $MODERATION_MODELS or the user data folder).")
+@click.option("--corpora", type=click.Path(file_okay=False), envvar="MODERATION_CORPORA", show_envvar=True,
+              help="The shared corpora: the folder holding datasets/ (default: shared/ beside the checkout or the "
+                   "working directory).")
 @click.option("--model", type=click.Choice(["abuse", "offtopic"]), default="abuse", show_default=True,
               help="Which model to retrain (its labels: abusive and the categories, or off_topic).")
 @click.option("--quick", is_flag=True,
@@ -166,7 +171,7 @@ def serve(**options):
 @click.option("--skip-bad", is_flag=True, help="Leave out bad label rows (each is listed) instead of stopping.")
 @click.option("--share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
               help="Share of the training weight the site's labels carry.")
-def train(labels, out, model, quick, skip_bad, share):
+def train(labels, out, model, quick, skip_bad, share, corpora):
     """Retrain on the shared corpora plus the site's labels; promote the new model only if it is not worse.
 
     25% of the site's labels are held back to compare the new model with the current one. Exit code 3 when the
@@ -174,10 +179,16 @@ def train(labels, out, model, quick, skip_bad, share):
     """
     import sys
 
+    from moderation.artifacts import ArtifactError
+    from moderation.corpora import MissingDataError, use
     from moderation.train import LabelsError, retrain
 
     try:
+        if corpora:
+            use(corpora)
         result = retrain(labels, out=out, model=model, quick=quick, skip_bad=skip_bad, share=share)
+    except (MissingDataError, ArtifactError) as exc:
+        raise click.ClickException(str(exc)) from exc
     except LabelsError as exc:
         click.echo("\n".join(map(str, exc.problems)), err=True)
         click.echo(f"Error: {len(exc.problems)} bad label rows; fix them or pass --skip-bad", err=True)
@@ -217,12 +228,11 @@ def evaluate(model, labels, as_json):
 @click.argument("model", type=click.Choice(["abuse", "offtopic"]), default="abuse")
 @click.option("--to", "version", help="Version (or file) to make current (default: the one promoted before).")
 def rollback(model, version):
-    """Make an earlier promoted model current again (models/registry.json keeps every promoted one)."""
+    """Make an earlier promoted model current again (registry.json in the model home keeps every promoted one)."""
     from moderation.registry import RegistryError, rollback
-    from moderation.scoring import models_dir
 
     try:
-        entry = rollback(model, models_dir(), version)
+        entry = rollback(model, to=version)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{model}: current model is now {entry.version} ({entry.file})")

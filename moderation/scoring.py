@@ -7,7 +7,6 @@ call returns a DataFrame with the same columns whatever the input size, each row
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,16 +18,6 @@ from moderation.policy import Policy
 
 MAX_CHARS = 100_000  # a longer comment is scored on its first 100k characters; offsets stay valid
 REASON_MODES = ("flagged", "all", "none")
-MODELS_ENV = "MODERATION_MODELS"
-
-
-def models_dir() -> Path:
-    """``$MODERATION_MODELS``, else the repository's ``models/`` folder."""
-    if os.environ.get(MODELS_ENV):
-        return Path(os.environ[MODELS_ENV])
-    return Path(__file__).resolve().parents[1] / "models"
-
-
 def _frame(data, article=None) -> pd.DataFrame:
     """Any accepted input (a string list, Series or DataFrame with ``text``) as a DataFrame with
     ``id``, ``text`` and ``article`` columns."""
@@ -134,14 +123,13 @@ class Moderator(ClassifierMixin, BaseEstimator):
 def load(path: str | os.PathLike | None = None, offtopic_path: str | os.PathLike | None = None,
          version: str | None = None) -> Moderator:
     """The current models (or the abuse model at ``path``, or the model of ``version``: any promoted one stays
-    loadable), verified against their cards, with their policy. The registry names the current ones."""
-    folder = models_dir()
+    loadable, and a model file's path works too), verified against their cards, with their policy. The
+    registry in the model home names the current ones; the shipped ones until a site promotes its own."""
     if version is not None:
-        name, found = registry.find(version, folder)
+        name, found = registry.find(version)
         path, offtopic_path = (found, offtopic_path) if name == "abuse" else (path, found)
-    abuse = artifacts.load(path or registry.current("abuse", folder))
-    off_file = Path(offtopic_path) if offtopic_path else registry.current("offtopic", folder)
-    off = artifacts.load(off_file) if off_file.exists() else None
+    abuse = artifacts.load(path) if path else registry.load_current("abuse")
+    off = artifacts.load(offtopic_path) if offtopic_path else registry.load_current("offtopic", required=False)
     cards = [abuse.card] + ([off.card] if off else [])
     version = "+".join(card["version"] for card in cards)
     return Moderator(abuse.estimator, off.estimator if off else None, Policy.from_cards(*cards), version)

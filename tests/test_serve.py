@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from moderation import artifacts
 from moderation.cli import main
-from moderation.scoring import load, models_dir
+from moderation.scoring import load
 from moderation.serve import (
     ApiError,
     Batcher,
@@ -393,7 +393,7 @@ def test_batcher_merges_requests_but_never_copies():
     assert stub.calls == [[spam, other], [spam.upper()]]  # a copy in one call would raise the other's score
 
 
-@pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model in models/")
+@pytest.mark.skipif(not (artifacts.shipped_dir() / "abuse.joblib").exists(), reason="no shipped model")
 def test_shipped_model_over_http(tmp_path):
     with serving(create_app(load(), api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
         def scores(text):
