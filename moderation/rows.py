@@ -546,7 +546,8 @@ def _decode_page(data: bytes, path: str, encoding: str | None) -> str:
     best = from_bytes(data).best()
     if best is None:
         raise InputError(f"{path}: not UTF-8 and no encoding fits; pass --encoding")
-    log.warning("%s: not UTF-8; read as %s (detected); pass --encoding to choose", path, best.encoding)
+    name = "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding  # the same text: say the usual
+    log.warning("%s: not UTF-8; read as %s (detected); pass --encoding to choose", path, name)
     return str(best)
 
 
@@ -642,12 +643,12 @@ def output_format(path: str | None, default: str = "jsonl") -> str:
 def check_output(path: str | None, inputs: Iterable[str] = (), default: str = "jsonl") -> str:
     """The output's format, after checking (before any work) that it can be written and is none of the
     inputs: a folder, an input or an unwritable folder is an ``InputError`` now, not a traceback later."""
+    if path not in (None, "-") and Path(path).is_dir():
+        raise InputError(f"{path}: is a folder; name an output file (e.g. {Path(path) / 'decisions.csv'})")
     fmt = output_format(path, default)
     if path in (None, "-"):
         return fmt
     target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{path}: is a folder; name an output file (e.g. {Path(path) / 'decisions.csv'})")
     for source in inputs:
         if source != "-" and target.exists() and Path(source).exists() and target.samefile(source):
             raise InputError(f"{path}: is also an input; write the output to another file")
