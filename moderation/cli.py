@@ -102,6 +102,7 @@ def parse(pages, output, flat, encoding):
     on stderr and the exit code is 1, but every other page is still written.
     """
     import sys
+    from pathlib import Path
 
     from moderation.pages import page_rows, parse_page
     from moderation.rows import InputError, RowWriter, atomic_output, check_output, open_input, read_page
@@ -121,7 +122,7 @@ def parse(pages, output, flat, encoding):
                 click.echo(f"Error: {exc}", err=True)
                 failed = True
                 continue
-            writer.write_all(page_rows(path, parse_page(text), flat))
+            writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
         writer.close()
     sys.exit(1 if failed else 0)
 

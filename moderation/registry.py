@@ -186,10 +186,11 @@ def load_current(name: str, home: Path | None = None, required: bool = True) -> 
         if name not in read(home):
             raise
         good = last_good(name, home)
-        back = (f"`moderation rollback {name} --to {good.version}` returns to {good.version}, the last good "
-                "version" if good else "no earlier version verifies either; reinstall or retrain")
-        raise RegistryError(f"the current {name} model ({entry.version}, {home / REGISTRY}) cannot be used: "
-                            f"{exc} {back}") from exc
+        back = (f"`moderation rollback {name} --to {good.version}` returns to {good.version}, the last good version"
+                if good else f"no earlier version that `moderation rollback {name}` could return to verifies either: "
+                "reinstall moderation or retrain")
+        raise RegistryError(f"the current {name} model {entry.version} (registry: {home / REGISTRY}) cannot be "
+                            f"used: {str(exc).rstrip('.')}. {back}.") from exc
 
 
 def _adopt(path: Path, home: Path) -> str:

@@ -286,7 +286,7 @@ def test_parse_refuses_binary_files(tmp_path, seed_pages):
                                        str(tmp_path / "program"), "-o", str(out)])
     assert result.exit_code == 1
     assert "random.bin: binary data" in result.output and "program: an executable" in result.output
-    assert [r["page"] for r in map(json.loads, out.read_text().splitlines())] == [str(seed_pages["004"])]
+    assert [r["page"] for r in map(json.loads, out.read_text().splitlines())] == [seed_pages["004"].name]
 
 
 # --- 15: smaller ---------------------------------------------------------------------------------------------------

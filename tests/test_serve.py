@@ -442,9 +442,12 @@ def test_refuses_public_address_without_keys(tmp_path):
 
 
 def test_workers_not_started_without_a_loadable_model(tmp_path):
+    gone = {"current": "abuse-gone.joblib", "history": [{"file": "abuse-gone.joblib", "version": "abuse-gone",
+                                                         "promoted_at": "", "reason": "test"}]}
+    (tmp_path / "registry.json").write_text(json.dumps({"abuse": gone}))  # the current model's file is missing
     result = CliRunner().invoke(main, ["serve", "--workers", "2", "--labeled", str(tmp_path)],
                                 env={"MODERATION_MODELS": str(tmp_path)})
-    assert result.exit_code == 1 and "abuse.joblib" in result.output
+    assert result.exit_code == 1 and "abuse-gone.joblib" in result.output and "moderation rollback" in result.output
 
 
 def test_command_with_two_workers(tiny_moderator, tmp_path):
