@@ -251,15 +251,21 @@ def sample(inputs, count, strategy, output, seed):
 
     The label columns are there and empty; the model's current probabilities are there for reference.
     """
-    from moderation.rows import RowWriter, atomic_output, output_format
+    from moderation.rows import InputError, RowWriter, atomic_output, check_output, open_inputs
     from moderation.sampling import read_comments
     from moderation.sampling import sample as pick
 
+    try:
+        open_inputs(inputs)
+        fmt = check_output(output, inputs)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
     frame, errors = read_comments(list(inputs))
     for error in errors:
         click.echo(f"left out {error}", err=True)
     picked = pick(frame, count, strategy, seed=seed)
-    fmt = output_format(output)
-    with atomic_output(output, newline="" if fmt == "csv" else None) as handle:
-        RowWriter(handle, fmt, list(picked.columns)).write_all(picked.to_dict("records"))
+    with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle:
+        writer = RowWriter(handle, fmt, list(picked.columns))
+        writer.write_all(picked.to_dict("records"))
+        writer.close()
     click.echo(f"{len(picked)} of {len(frame)} comments picked ({strategy}) -> {output}", err=True)

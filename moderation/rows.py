@@ -48,6 +48,7 @@ WHATWG_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _JSON_ARRAY = re.compile(r"\[\s*[{\]]")
 _NEXT_RECORD = re.compile(r",\s*(?=\{)")
+_IDENTIFIER = re.compile(r"[a-z_][\w.-]*")
 
 csv.field_size_limit(sys.maxsize)  # a 1 MB comment is a comment, not a malformed file
 
@@ -124,13 +125,15 @@ def _binary_reason(head: bytes) -> str | None:
     return None
 
 
-def _header_delimiter(first_line: str, text_column: str | None, single_column: bool) -> str | None:
-    """The delimiter under which the first line is a header naming the text column, if any."""
+def _header_delimiter(first_line: str, text_column: str | None, page_suffix: bool) -> str | None:
+    """The delimiter under which the first line is a header naming the text column, if any. Under a page's
+    suffix (.txt, .html) it takes more: two or more columns, all named like identifiers, so that a headline
+    such as "Comment, body and soul" stays a headline."""
     for delimiter in DELIMITERS:
         fields = [f.strip().lower() for f in next(csv.reader([first_line], delimiter=delimiter), [])]
         names = set(fields)
         found = text_column.lower() in names if text_column else bool(names & set(TEXT_COLUMNS))
-        if found and (len(fields) > 1 or single_column):
+        if found and (not page_suffix or (len(fields) > 1 and all(map(_IDENTIFIER.fullmatch, fields)))):
             return delimiter
     return None
 
@@ -146,7 +149,7 @@ def _kind(path: str, head: bytes, text: str, text_column: str | None) -> tuple[s
     if stripped.startswith("{") or suffix in JSON_SUFFIXES:
         return "jsonl", None
     first_line = stripped.split("\n", 1)[0].rstrip("\r")
-    delimiter = _header_delimiter(first_line, text_column, single_column=suffix not in PAGE_SUFFIXES)
+    delimiter = _header_delimiter(first_line, text_column, page_suffix=suffix in PAGE_SUFFIXES)
     if delimiter is not None:
         return "csv", delimiter
     if suffix in CSV_SUFFIXES:
@@ -170,10 +173,6 @@ class Input:
     gzipped: bool = False
     head: bytes = b""  # stdin's first bytes, read for sniffing
     columns_picked: bool = False
-
-    @property
-    def source(self) -> str:
-        return self.path
 
     def open_bytes(self) -> IO[bytes]:
         """The input's (decompressed) bytes from the start."""
@@ -237,7 +236,7 @@ def open_input(path: str, text_column: str | None = None, id_column: str | None 
     Raises ``InputError`` for anything that stops the run: missing, a folder, binary, no text column.
     """
     head = _read_head(path)
-    suffix, gz_name = _suffixes(path)
+    _, gz_name = _suffixes(path)
     gzipped = head.startswith(b"\x1f\x8b")
     try:
         content = _gunzip_head(head) if gzipped else head
@@ -251,8 +250,6 @@ def open_input(path: str, text_column: str | None = None, id_column: str | None 
     chosen = bom or encoding
     text = content.decode(chosen or "utf-8-sig", errors="replace")
     kind, delimiter = (kind, None) if kind else _kind(path, content, text, text_column)
-    if kind == "page" and bom is None and encoding is None:
-        chosen = None  # a page's encoding is decided on the whole page (read_page)
     if path == "-" and kind == "parquet":
         head += sys.stdin.buffer.read()  # Parquet's index is at the end: stdin is read whole
     source = Input(path, kind, chosen, text_column, id_column, delimiter or ",", gzipped,
@@ -574,7 +571,8 @@ def _page_rows(name: str, text: str) -> Iterator[InputRow]:
 
     article = parse_page(text)
     if not article.comments:
-        log.warning("%s: no comments found on this page (read as an article page)", name)
+        log.warning("%s: no reader comments found (read as an article page; a table needs a header naming its "
+                    "text column, or --text-column)", name)
     article_text = "\n\n".join(part for part in (article.title, article.body) if part)
     for comment in article.comments:
         yield InputRow(
