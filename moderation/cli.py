@@ -269,3 +269,7 @@ def sample(inputs, count, strategy, output, seed):
         writer.write_all(picked.to_dict("records"))
         writer.close()
     click.echo(f"{len(picked)} of {len(frame)} comments picked ({strategy}) -> {output}", err=True)
+
+
+if __name__ == "__main__":  # python -m moderation.cli
+    main()

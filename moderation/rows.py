@@ -502,7 +502,10 @@ def _json_array_rows(text: str, source: Input) -> Iterator[InputRow]:
 
 
 def _parquet_file(source: Input):
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise InputError(f"{source.path}: reading Parquet needs pyarrow: pip install 'moderation[parquet]'") from exc
 
     try:
         if source.path == "-":
@@ -571,8 +574,7 @@ def _page_rows(name: str, text: str) -> Iterator[InputRow]:
 
     article = parse_page(text)
     if not article.comments:
-        log.warning("%s: no reader comments found (read as an article page; a table needs a header naming its "
-                    "text column, or --text-column)", name)
+        log.warning("%s: no reader comments found (read as a page; a table needs --text-column)", name)
     article_text = "\n\n".join(part for part in (article.title, article.body) if part)
     for comment in article.comments:
         yield InputRow(
