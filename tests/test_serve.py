@@ -478,7 +478,7 @@ def test_command_with_two_workers(tiny_moderator, tmp_path):
             metrics = http.get("/metrics").text
         assert len(labels_in(tmp_path / "labels")) == 1
         assert 'moderation_requests_total{endpoint="/v1alpha1/comments:suggestscore",status="200"} 6.0' in metrics
-        assert 'version="tiny-disk"' in metrics
+        assert 'version="tiny-disk+offtopic-' in metrics  # the home's abuse model, the shipped off-topic one
     finally:
         process.terminate()
         process.wait(20)
