@@ -76,7 +76,7 @@ def score(inputs, output, stdout_format, text_column, id_column, encoding, reaso
                              encoding=encoding, reasons=reasons, policy=policy, article_column=article_column,
                              articles=articles, article_id=article_id, progress=sys.stderr.isatty(),
                              stdout_format=stdout_format, jobs=jobs)
-    except (InputError, PolicyError, ArtifactError) as exc:
+    except (InputError, PolicyError, ArtifactError, OSError) as exc:  # OSError: the disk filled up, say
         raise click.ClickException(str(exc)) from exc
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()), err=True)
     sys.exit(1 if counts["errors"] else 0)
@@ -113,17 +113,20 @@ def parse(pages, output, flat, encoding):
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     failed = False
-    with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle:
-        writer = RowWriter(handle, fmt)
-        for path in pages:
-            try:
-                text = read_page(open_input(path, encoding=encoding, kind="page"))
-            except InputError as exc:
-                click.echo(f"Error: {exc}", err=True)
-                failed = True
-                continue
-            writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
-        writer.close()
+    try:
+        with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle:
+            writer = RowWriter(handle, fmt)
+            for path in pages:
+                try:
+                    text = read_page(open_input(path, encoding=encoding, kind="page"))
+                except InputError as exc:
+                    click.echo(f"Error: {exc}", err=True)
+                    failed = True
+                    continue
+                writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
+            writer.close()
+    except OSError as exc:  # the disk filled up, say
+        raise click.ClickException(f"{output}: cannot write: {exc.strerror or exc}") from exc
     sys.exit(1 if failed else 0)
 
 
