@@ -344,24 +344,27 @@ def _row(source: Input, line: int, number: int, record: dict[str, Any]) -> Input
     """Turn one parsed record into an InputRow, or an error row that says what is wrong."""
     text_col, id_col = source.text_column, source.id_column
     rid = record.get(id_col) if id_col else None
-    rid = str(number) if rid is None or rid == "" else _printable(str(rid))
-    extra = {k: v for k, v in record.items() if k not in (text_col, id_col) and k is not None}
-    where = f"{source.path}:{line}"
-    bad = [str(k) for k, v in record.items() if _undecodable(v)]
+    rid = str(number) if rid is None or rid == "" else str(rid)
+    extra = {k: v for k, v in record.items() if k != text_col and k != id_col and k is not None}
+    text = record.get(text_col)
+    if isinstance(text, str) and not any(map(_undecodable, record.values())):
+        return InputRow(source.path, line, rid, text=text, extra=extra)
+    return InputRow(source.path, line, _printable(rid), error=f"{source.path}:{line}: {_problem(source, record)}",
+                    extra=extra)
+
+
+def _problem(source: Input, record: dict[str, Any]) -> str:
+    """Why a record cannot be scored, and what to do about it."""
+    bad = [k for k, v in record.items() if _undecodable(v)]
     if bad:
-        raw = next(str(v) for v in record.values() if _undecodable(v)).encode("utf-8", "surrogateescape")
-        name = source.encoding or "utf-8"
-        name = "utf-8" if name == "utf-8-sig" else name
-        return InputRow(source.path, line, rid, error=f"{where}: not {name} ({', '.join(bad)}): {encoding_hint(raw)}",
-                        extra=extra)
-    if text_col not in record:
-        return InputRow(source.path, line, rid, error=f"{where}: missing text column {text_col!r}", extra=extra)
-    text = record[text_col]
-    if text is None:
-        return InputRow(source.path, line, rid, error=f"{where}: text is null, nothing to score", extra=extra)
-    if not isinstance(text, str):
-        return InputRow(source.path, line, rid, error=f"{where}: text is not a string", extra=extra)
-    return InputRow(source.path, line, rid, text=text, extra=extra)
+        raw = str(record[bad[0]]).encode("utf-8", "surrogateescape")
+        name = "utf-8" if source.encoding in (None, "utf-8-sig") else source.encoding
+        return f"not {name} ({', '.join(map(str, bad))}): {encoding_hint(raw)}"
+    if source.text_column not in record:
+        return f"missing text column {source.text_column!r}"
+    if record[source.text_column] is None:
+        return "text is null, nothing to score"
+    return "text is not a string"
 
 
 class _Lines:
