@@ -1,16 +1,21 @@
-"""Save, verify and load model artifacts: one joblib file plus a JSON card beside it.
+"""Save, verify and load model artifacts: one joblib file plus a JSON card beside it; and where they live.
 
 Pickle runs code when loaded, so the file's sha256 is checked against its card before unpickling, and the
 card's scikit-learn range is checked against the installed version; either mismatch is refused with a
 message that says how to get a loadable model again (retrain with one command).
+
+Two places hold models: the shipped ones, read-only, inside the installed package (``shipped_dir``), and the
+model home, where the models a site trains and the registry are written (``model_home``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 import platform
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from moderation.rows import atomic_file
 
 CARD_SUFFIX = ".card.json"
 ARTIFACT_SUFFIX = ".joblib"
+MODELS_ENV = "MODERATION_MODELS"
 
 
 class ArtifactError(RuntimeError):
@@ -35,6 +41,38 @@ class Artifact:
     estimator: Any
     card: dict[str, Any]
     path: Path
+
+
+def shipped_dir() -> Path:
+    """The models shipped with the package: ``moderation/models`` in an installed wheel or sdist (found through
+    importlib.resources), else the repository's ``models/`` (a source checkout or an editable install)."""
+    packaged = importlib.resources.files("moderation") / "models"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[1] / "models"
+
+
+def model_home() -> Path:
+    """Where a site's own models and the registry are written: ``$MODERATION_MODELS``, else the user's data
+    folder (``platformdirs``: ~/.local/share/moderation/models on Linux). Never inside the package."""
+    if os.environ.get(MODELS_ENV):
+        return Path(os.environ[MODELS_ENV])
+    import platformdirs
+
+    return platformdirs.user_data_path("moderation") / "models"
+
+
+def writable_home() -> Path:
+    """The model home, created if needed, checked writable now (before minutes of training), not at the end."""
+    home = model_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        raise ArtifactError(f"{home}: the model home is not writable ({exc.strerror or exc}); set {MODELS_ENV} "
+                            "to a folder you can write") from exc
+    return home
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -109,8 +147,8 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
         raise ArtifactError(f"{target}: model card is not valid JSON ({exc.msg})") from exc
 
 
-def load(path: str | os.PathLike) -> Artifact:
-    """Verify ``path`` against its card, then unpickle it."""
+def verify(path: str | os.PathLike) -> dict[str, Any]:
+    """The card of ``path`` once the file is there and matches the sha256 in it (nothing is unpickled)."""
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"{path}: no such model file")
@@ -119,9 +157,17 @@ def load(path: str | os.PathLike) -> Artifact:
     if actual != card.get("sha256"):
         raise ArtifactError(
             f"{path}: sha256 {actual[:12]}… does not match its card ({str(card.get('sha256'))[:12]}…); "
-            "the file was changed or corrupted and is not loaded. Restore it from the repository or retrain "
-            "with `moderation train`."
+            "the file was changed or corrupted and is not loaded. Restore it (reinstall moderation for a "
+            "shipped model), go back to an earlier model with `moderation rollback`, or retrain with "
+            "`moderation train`."
         )
+    return card
+
+
+def load(path: str | os.PathLike) -> Artifact:
+    """Verify ``path`` against its card, then unpickle it."""
+    path = Path(path)
+    card = verify(path)
     spec = card.get("scikit_learn_compatible", sklearn_range(card.get("libraries", {}).get("scikit-learn", "0.0")))
     if not _in_range(sklearn.__version__, spec):
         raise ArtifactError(

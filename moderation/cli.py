@@ -20,7 +20,8 @@ def input_options(command):
     for option in reversed([
         click.option("--text-column", help="Column holding the comment text (default: text, comment, body, …)."),
         click.option("--id-column", help="Column holding the row id (default: id, comment_id, …; else row number)."),
-        click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input files."),
+        click.option("--encoding", help="Encoding of the input files (default: UTF-8, or UTF-16 by its byte-order "
+                                        "mark; pages also by <meta charset> or detection)."),
     ]):
         command = option(command)
     return command
@@ -28,9 +29,9 @@ def input_options(command):
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", help="Output file, .csv or .jsonl (default: stdout).")
-@click.option("--format", "stdout_format", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
-              help="Format on stdout (a file's format follows its suffix).")
+@click.option("-o", "--output", help="Output file, .csv, .tsv, .jsonl or .json, optionally .gz (default: stdout).")
+@click.option("--format", "stdout_format", type=click.Choice(["jsonl", "csv", "tsv", "json"]), default="jsonl",
+              show_default=True, help="Format on stdout (a file's format follows its suffix).")
 @input_options
 @click.option("--reasons", type=click.Choice(["flagged", "all", "none"]), default="flagged", show_default=True,
               help="For which comments to list the words that drove the score.")
@@ -39,7 +40,8 @@ def input_options(command):
 @click.option("--review", type=click.FloatRange(0, 1), help="Review threshold for p_abusive for this run.")
 @click.option("--reject", type=click.FloatRange(0, 1), help="Reject threshold for p_abusive for this run.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Abuse model file (default: shipped).")
-@click.option("--model-version", help="Score with this model version (any promoted one; see models/registry.json).")
+@click.option("--model-version", help="Score with this model version (any promoted one: registry.json in the model "
+                                       "home lists them) or model file.")
 @click.option("--article-column", default="article", show_default=True,
               help="Column holding each comment's article, for the off-topic model.")
 @click.option("--articles", type=click.Path(exists=True, dir_okay=False),
@@ -51,10 +53,12 @@ def score(inputs, output, stdout_format, text_column, id_column, encoding, reaso
           article_column, articles, article_id, jobs, model_version):
     """Score comments: decisions, probabilities and reasons, one output row per input row.
 
-    INPUTS are CSV, JSON Lines or article pages (each page's comments are scored); '-' reads stdin.
-    Exit code 1 when any row could not be scored (its error row says why).
+    INPUTS are CSV/TSV, JSON Lines, JSON arrays, Parquet or article pages (each page's comments are scored),
+    gzipped or not; '-' reads stdin. Exit code 1 when any row could not be scored (its error row says why).
     """
     import sys
+
+    _exit_on_sigterm()
 
     from moderation.artifacts import ArtifactError
     from moderation.policy import PolicyError
@@ -72,40 +76,57 @@ def score(inputs, output, stdout_format, text_column, id_column, encoding, reaso
                              encoding=encoding, reasons=reasons, policy=policy, article_column=article_column,
                              articles=articles, article_id=article_id, progress=sys.stderr.isatty(),
                              stdout_format=stdout_format, jobs=jobs)
-    except (InputError, PolicyError, ArtifactError) as exc:
+    except (InputError, PolicyError, ArtifactError, OSError) as exc:  # OSError: the disk filled up, say
         raise click.ClickException(str(exc)) from exc
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()), err=True)
     sys.exit(1 if counts["errors"] else 0)
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (``timeout``, ``kill``, a scheduler) ends the run like Ctrl-C: temporary files are removed."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 @main.command()
 @click.argument("pages", nargs=-1, required=True)
-@click.option("-o", "--output", help="Output JSON Lines file (default: stdout).")
+@click.option("-o", "--output", help="Output file, .jsonl, .json, .csv or .tsv, optionally .gz (default: stdout).")
 @click.option("--flat", is_flag=True, help="One row per comment, carrying page and title, instead of one per page.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the pages.")
+@click.option("--encoding", help="Encoding of the pages (default: UTF-8, else <meta charset>, else detected).")
 def parse(pages, output, flat, encoding):
     """Parse article pages (text or HTML) into title, date, body and reader comments, as JSON Lines.
 
-    PAGES are files; '-' reads one page from stdin. An unreadable page is named on stderr and the exit
-    code is 1, but every other page is still written.
+    PAGES are files; '-' reads one page from stdin. An unreadable page (missing, binary, undecodable) is named
+    on stderr and the exit code is 1, but every other page is still written.
     """
     import sys
     from pathlib import Path
 
     from moderation.pages import page_rows, parse_page
-    from moderation.rows import InputError, RowWriter, atomic_output, read_text
+    from moderation.rows import InputError, RowWriter, atomic_output, check_output, open_input, read_page
 
+    _exit_on_sigterm()
+    try:
+        fmt = check_output(output, pages)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
     failed = False
-    with atomic_output(output) as handle:
-        writer = RowWriter(handle, "jsonl")
-        for path in pages:
-            try:
-                text = read_text(path, encoding)
-            except InputError as exc:
-                click.echo(f"Error: {exc}", err=True)
-                failed = True
-                continue
-            writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
+    try:
+        with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle:
+            writer = RowWriter(handle, fmt)
+            for path in pages:
+                try:
+                    text = read_page(open_input(path, encoding=encoding, kind="page"))
+                except InputError as exc:
+                    click.echo(f"Error: {exc}", err=True)
+                    failed = True
+                    continue
+                writer.write_all(page_rows("-" if path == "-" else Path(path).name, parse_page(text), flat))
+            writer.close()
+    except OSError as exc:  # the disk filled up, say
+        raise click.ClickException(f"{output}: cannot write: {exc.strerror or exc}") from exc
     sys.exit(1 if failed else 0)
 
 
@@ -177,7 +198,11 @@ def review(inputs, **options):
 @click.option("--labels", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="The site's label file (CSV or JSON Lines, see labeled/README.md); repeat for several.")
 @click.option("--out", type=click.Path(dir_okay=False),
-              help="New model file (default: models/<model>-<UTC time>.joblib).")
+              help="New model file (default: <model home>/<model>-<UTC time>.joblib; promoted, it is copied into "
+                   "the model home: $MODERATION_MODELS or the user data folder).")
+@click.option("--corpora", type=click.Path(file_okay=False), envvar="MODERATION_CORPORA", show_envvar=True,
+              help="The shared corpora: the folder holding datasets/ (default: shared/ beside the checkout or the "
+                   "working directory).")
 @click.option("--model", type=click.Choice(["abuse", "offtopic"]), default="abuse", show_default=True,
               help="Which model to retrain (its labels: abusive and the categories, or off_topic).")
 @click.option("--quick", is_flag=True,
@@ -185,7 +210,7 @@ def review(inputs, **options):
 @click.option("--skip-bad", is_flag=True, help="Leave out bad label rows (each is listed) instead of stopping.")
 @click.option("--share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
               help="Share of the training weight the site's labels carry.")
-def train(labels, out, model, quick, skip_bad, share):
+def train(labels, out, model, quick, skip_bad, share, corpora):
     """Retrain on the shared corpora plus the site's labels; promote the new model only if it is not worse.
 
     25% of the site's labels are held back to compare the new model with the current one. Exit code 3 when the
@@ -193,10 +218,16 @@ def train(labels, out, model, quick, skip_bad, share):
     """
     import sys
 
+    from moderation.artifacts import ArtifactError
+    from moderation.corpora import MissingDataError, use
     from moderation.train import LabelsError, retrain
 
     try:
+        if corpora:
+            use(corpora)
         result = retrain(labels, out=out, model=model, quick=quick, skip_bad=skip_bad, share=share)
+    except (MissingDataError, ArtifactError) as exc:
+        raise click.ClickException(str(exc)) from exc
     except LabelsError as exc:
         click.echo("\n".join(map(str, exc.problems)), err=True)
         click.echo(f"Error: {len(exc.problems)} bad label rows; fix them or pass --skip-bad", err=True)
@@ -236,12 +267,11 @@ def evaluate(model, labels, as_json):
 @click.argument("model", type=click.Choice(["abuse", "offtopic"]), default="abuse")
 @click.option("--to", "version", help="Version (or file) to make current (default: the one promoted before).")
 def rollback(model, version):
-    """Make an earlier promoted model current again (models/registry.json keeps every promoted one)."""
+    """Make an earlier promoted model current again (registry.json in the model home keeps every promoted one)."""
     from moderation.registry import RegistryError, rollback
-    from moderation.scoring import models_dir
 
     try:
-        entry = rollback(model, models_dir(), version)
+        entry = rollback(model, to=version)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{model}: current model is now {entry.version} ({entry.file})")
@@ -259,15 +289,25 @@ def sample(inputs, count, strategy, output, seed):
 
     The label columns are there and empty; the model's current probabilities are there for reference.
     """
-    from moderation.rows import RowWriter, atomic_output, output_format
+    from moderation.rows import InputError, RowWriter, atomic_output, check_output, open_inputs
     from moderation.sampling import read_comments
     from moderation.sampling import sample as pick
 
+    try:
+        open_inputs(inputs)
+        fmt = check_output(output, inputs)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
     frame, errors = read_comments(list(inputs))
     for error in errors:
         click.echo(f"left out {error}", err=True)
     picked = pick(frame, count, strategy, seed=seed)
-    fmt = output_format(output)
-    with atomic_output(output, newline="" if fmt == "csv" else None) as handle:
-        RowWriter(handle, fmt, list(picked.columns)).write_all(picked.to_dict("records"))
+    with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle:
+        writer = RowWriter(handle, fmt, list(picked.columns))
+        writer.write_all(picked.to_dict("records"))
+        writer.close()
     click.echo(f"{len(picked)} of {len(frame)} comments picked ({strategy}) -> {output}", err=True)
+
+
+if __name__ == "__main__":  # python -m moderation.cli
+    main()

@@ -181,15 +181,14 @@ def labels_report(scored, labels, thresholds: dict, slices=("source", "file")) -
 def evaluate_model(labels, model: str | None = None, slices=("source", "file")) -> tuple[dict, list]:
     """``labels_report`` of a model on label files, and the label rows left out as unusable.
 
-    ``model``: a model file, a version (any promoted one) or None for the current models.
+    ``model``: a model file (with or without ``.joblib``), a version (any promoted one) or None for the current
+    models.
     """
-    from pathlib import Path
-
     from moderation.labels import read_labels
     from moderation.scoring import load
 
     frame, problems = read_labels(labels)
-    moderator = load(model) if model and Path(model).is_file() else load(version=model)
+    moderator = load(version=model)
     scored = moderator.score(frame[["text", "article"]], reasons="none")
     thresholds = moderator.policy.thresholds()
     return labels_report(scored, frame, thresholds, slices), problems

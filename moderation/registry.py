@@ -1,9 +1,14 @@
-"""Which model file is current, and every model ever promoted, so a newsroom can roll back by version.
+"""Which model is current, and every model ever promoted, so a newsroom can roll back by version.
 
-``models/registry.json``: ``{"abuse": {"current": "<file>", "history": [{"file", "version", "promoted_at",
-"reason"}], "rollbacks": [{"from", "to", "at"}]}}``. Without a registry (or without an entry for a model)
-the current model is ``models/<name>.joblib``, as shipped. Files named in the history are never deleted
-or overwritten, so ``load(version=...)`` can always reach them.
+The registry lives in the model home (``artifacts.model_home()``: ``$MODERATION_MODELS`` or the user's data
+folder), never inside the installed package: ``registry.json``: ``{"abuse": {"current": "<file>", "history":
+[{"file", "version", "promoted_at", "reason", "shipped"}], "rollbacks": [{"from", "to", "at"}]}}``. The shipped
+model, read-only in the package, is every history's first entry (``shipped: true``); every other file the
+registry names is its own copy in the home: a model promoted from elsewhere is copied in with its card,
+atomically, under a lock, so moving or deleting the file it was trained to cannot break scoring. Files named
+in the history are never deleted or overwritten, so ``load(version=...)`` can always reach them. Without a
+registry entry the current model is the home's ``<name>.joblib`` when there is one (a folder of models named
+by ``$MODERATION_MODELS``), else the shipped one.
 
 Promotion rule (``promotion_check``): see ``RULE``, which model cards quote.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +27,7 @@ from moderation.corpora.abuse import NEWS_CORPORA
 from moderation.rows import atomic_file
 
 REGISTRY = "registry.json"
+LOCK = ".registry.lock"
 TOLERANCE = 0.01
 MIN_CLASS = 5
 MIN_CLASS_SHARED = 30
@@ -44,6 +51,10 @@ class Entry:
     version: str
     promoted_at: str
     reason: str
+    shipped: bool = False
+
+    def path(self, home: Path) -> Path:
+        return (artifacts.shipped_dir() if self.shipped else Path(home)) / self.file
 
 
 @dataclass(frozen=True)
@@ -85,87 +96,182 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read(folder: Path) -> dict:
-    path = Path(folder) / REGISTRY
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+def _home(home: Path | None) -> Path:
+    return Path(home) if home is not None else artifacts.model_home()
 
 
-def _write(folder: Path, registry: dict) -> None:
+def read(home: Path | None = None) -> dict:
+    path = _home(home) / REGISTRY
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"{path}: not valid JSON ({exc.msg}); restore it or remove it to use the shipped "
+                            "models") from exc
+
+
+def _write(home: Path, registry: dict) -> None:
     """Replace the registry atomically: a crash leaves the old one, never half a file."""
-    with atomic_file(Path(folder) / REGISTRY) as handle:
+    with atomic_file(Path(home) / REGISTRY) as handle:
         json.dump(registry, handle, indent=2)
         handle.write("\n")
 
 
-def current(name: str, folder: Path) -> Path:
+def _lock(home: Path):
+    """One writer of the home at a time (two `moderation train` runs, or train and rollback)."""
+    from filelock import FileLock
+
+    return FileLock(str(Path(home) / LOCK), timeout=600)
+
+
+def _default(name: str, home: Path) -> Entry:
+    """The model in use before any promotion: the home's ``<name>.joblib`` if there is one, else the shipped."""
+    file = f"{name}{artifacts.ARTIFACT_SUFFIX}"
+    shipped = not (home / file).exists()
+    where = artifacts.shipped_dir() if shipped else home
+    version = artifacts.read_card(where / file).get("version", name) if (where / file).exists() else name
+    return Entry(file, version, now(), "shipped with the package" if shipped else "the default before retraining",
+                 shipped)
+
+
+def history(name: str, home: Path | None = None) -> list[Entry]:
+    """Every model that was current, oldest first, the default (shipped) one first."""
+    home = _home(home)
+    model = read(home).get(name)
+    if model:
+        return [Entry(**e) for e in model["history"]]
+    default = _default(name, home)
+    return [default] if default.path(home).exists() else []
+
+
+def current_entry(name: str, home: Path | None = None) -> Entry:
+    home = _home(home)
+    model = read(home).get(name)
+    if not model:
+        return _default(name, home)
+    entries = [e for e in history(name, home) if e.file == model["current"]]
+    return entries[-1] if entries else Entry(model["current"], model["current"], "", "unknown", False)
+
+
+def current(name: str, home: Path | None = None) -> Path:
     """The file of the current ``name`` model (it may not exist: nothing trained yet)."""
-    return Path(folder) / read(folder).get(name, {}).get("current", f"{name}.joblib")
+    return current_entry(name, home).path(_home(home))
 
 
-def _version_of(path: Path) -> str:
-    return artifacts.read_card(path).get("version", path.stem)
+def last_good(name: str, home: Path | None = None) -> Entry | None:
+    """The most recent model before the current one whose file is there and matches its card."""
+    home = _home(home)
+    now_current = current_entry(name, home)
+    for entry in reversed(history(name, home)):
+        if entry.file == now_current.file and entry.shipped == now_current.shipped:
+            continue
+        try:
+            artifacts.verify(entry.path(home))
+        except artifacts.ArtifactError:
+            continue
+        return entry
+    return None
 
 
-def _entry_for(name: str, folder: Path, registry: dict) -> dict:
-    """The model's registry entry; the first time, it starts from the shipped default so rollback can reach it."""
-    if name in registry:
-        return registry[name]
-    default = Path(folder) / f"{name}.joblib"
-    history = [asdict(Entry(default.name, _version_of(default), now(), "the default before retraining"))] \
-        if default.exists() else []
-    return {"current": default.name, "history": history, "rollbacks": []}
+def load_current(name: str, home: Path | None = None, required: bool = True) -> artifacts.Artifact | None:
+    """The current ``name`` model, verified. A registry naming a file that is gone or changed is an error that
+    says how to get back (``moderation rollback``); a model never trained nor shipped is None unless required."""
+    home = _home(home)
+    entry = current_entry(name, home)
+    path = entry.path(home)
+    if not required and name not in read(home) and not path.exists():
+        return None
+    try:
+        return artifacts.load(path)
+    except artifacts.ArtifactError as exc:
+        if name not in read(home):
+            raise
+        good = last_good(name, home)
+        back = (f"`moderation rollback {name} --to {good.version}` returns to {good.version}, the last good version"
+                if good else f"no earlier version that `moderation rollback {name}` could return to verifies either: "
+                "reinstall moderation or retrain")
+        raise RegistryError(f"the current {name} model {entry.version} (registry: {home / REGISTRY}) cannot be "
+                            f"used: {str(exc).rstrip('.')}. {back}.") from exc
 
 
-def promote(name: str, path: Path, reason: str, folder: Path) -> Entry:
-    """Make ``path`` (a model file inside ``folder``) the current ``name`` model and record why."""
-    registry = read(folder)
-    model = _entry_for(name, folder, registry)
-    entry = Entry(Path(path).name, _version_of(Path(path)), now(), reason)
-    model["current"] = entry.file
-    model["history"].append(asdict(entry))
-    _write(Path(folder), registry | {name: model})
+def _adopt(path: Path, home: Path) -> str:
+    """The file name of ``path`` in the home: a model from elsewhere is copied in with its card (atomically;
+    a different file of the same name gets its sha256 prefix added), so the registry owns what it names."""
+    card = artifacts.verify(path)
+    if path.resolve().parent == home.resolve():
+        return path.name
+    target = home / path.name
+    if target.exists() and artifacts.sha256_file(target) != card["sha256"]:
+        target = home / f"{path.stem}-{card['sha256'][:8]}{artifacts.ARTIFACT_SUFFIX}"
+    if not target.exists():
+        with open(path, "rb") as source, atomic_file(target, "wb") as copy:
+            shutil.copyfileobj(source, copy)
+    artifacts.write_card(target, card | {"artifact": target.name})
+    artifacts.verify(target)
+    return target.name
+
+
+def promote(name: str, path: Path, reason: str, home: Path | None = None) -> Entry:
+    """Make the model at ``path`` the current ``name`` model, as the home's own copy, and record why."""
+    home = _home(home)
+    home.mkdir(parents=True, exist_ok=True)
+    with _lock(home):
+        registry = read(home)
+        model = registry.get(name) or {"current": None, "history": [asdict(e) for e in history(name, home)],
+                                       "rollbacks": []}
+        file = _adopt(Path(path), home)
+        entry = Entry(file, artifacts.read_card(home / file).get("version", Path(file).stem), now(), reason)
+        model["current"] = entry.file
+        model["history"].append(asdict(entry))
+        _write(home, registry | {name: model})
     return entry
 
 
-def rollback(name: str, folder: Path, to: str | None = None) -> Entry:
+def rollback(name: str, home: Path | None = None, to: str | None = None) -> Entry:
     """Make an earlier promoted model current again: version ``to``, else the one promoted before the current."""
-    registry = read(folder)
-    model = registry.get(name)
-    if not model or not model["history"]:
-        raise RegistryError(f"no {name} model was ever promoted in {folder}; nothing to roll back to")
-    history = [Entry(**e) for e in model["history"]]
-    if to is None:
-        before = [i for i, e in enumerate(history) if e.file == model["current"]]
-        earlier = [e for e in history[:before[-1] if before else len(history)] if e.file != model["current"]]
-        if not earlier:
-            raise RegistryError(f"{model['current']} is the oldest {name} model; nothing earlier to roll back to")
-        target = earlier[-1]
-    else:
-        matches = [e for e in history if to in (e.version, e.file)]
-        if not matches:
-            known = ", ".join(e.version for e in history)
-            raise RegistryError(f"{name} version {to!r} was never promoted (promoted: {known})")
-        target = matches[-1]
-    artifacts.load(Path(folder) / target.file)  # refuse to point at a file that no longer verifies
-    model["rollbacks"] = model.get("rollbacks", []) + [{"from": model["current"], "to": target.file, "at": now()}]
-    model["current"] = target.file
-    _write(Path(folder), registry)
+    home = _home(home)
+    with _lock(home):
+        registry = read(home)
+        model = registry.get(name)
+        if not model or not model["history"]:
+            raise RegistryError(f"no {name} model was ever promoted in {home}; nothing to roll back to")
+        entries = [Entry(**e) for e in model["history"]]
+        if to is None:
+            before = [i for i, e in enumerate(entries) if e.file == model["current"]]
+            earlier = [e for e in entries[:before[-1] if before else len(entries)] if e.file != model["current"]]
+            if not earlier:
+                raise RegistryError(f"{model['current']} is the oldest {name} model; nothing earlier to roll back to")
+            target = earlier[-1]
+        else:
+            matches = [e for e in entries if to in (e.version, e.file)]
+            if not matches:
+                known = ", ".join(e.version for e in entries)
+                raise RegistryError(f"{name} version {to!r} was never promoted (promoted: {known})")
+            target = matches[-1]
+        artifacts.load(target.path(home))  # refuse to point at a file that no longer verifies
+        model["rollbacks"] = model.get("rollbacks", []) + [{"from": model["current"], "to": target.file, "at": now()}]
+        model["current"] = target.file
+        _write(home, registry)
     return target
 
 
-def find(version: str, folder: Path) -> tuple[str, Path]:
-    """(model name, file) of a version: promoted ones first, then any model card in the folder."""
-    folder = Path(folder)
-    for name, model in read(folder).items():
-        for entry in reversed(model.get("history", [])):
-            if version in (entry["version"], entry["file"]):
-                return name, folder / entry["file"]
-    for card in sorted(folder.glob(f"*{artifacts.CARD_SUFFIX}")):
-        data = artifacts.read_card(card.with_name(card.name.removesuffix(artifacts.CARD_SUFFIX)
-                                                  + artifacts.ARTIFACT_SUFFIX))
-        if version in (data.get("version"), data.get("artifact")):
-            return data.get("name", "abuse"), folder / data["artifact"]
-    raise RegistryError(f"no model with version {version!r} in {folder}")
+def find(version: str, home: Path | None = None) -> tuple[str, Path]:
+    """(model name, file) of a version: a model file (the ``.joblib`` may be left out), a promoted version, or
+    any model card in the home or among the shipped models."""
+    home = _home(home)
+    for candidate in (Path(version), Path(version + artifacts.ARTIFACT_SUFFIX)):
+        if candidate.is_file() and candidate.suffix == artifacts.ARTIFACT_SUFFIX:
+            return artifacts.read_card(candidate).get("name", "abuse"), candidate
+    for name in read(home):
+        for entry in reversed(history(name, home)):
+            if version in (entry.version, entry.file):
+                return name, entry.path(home)
+    for folder in (home, artifacts.shipped_dir()):
+        for card in sorted(folder.glob(f"*{artifacts.CARD_SUFFIX}")):
+            data = artifacts.read_card(card.with_name(card.name.removesuffix(artifacts.CARD_SUFFIX)
+                                                      + artifacts.ARTIFACT_SUFFIX))
+            if version in (data.get("version"), data.get("artifact")):
+                return data.get("name", "abuse"), folder / data["artifact"]
+    raise RegistryError(f"no model with version {version!r} in {home} or the shipped models")
 
 
 def _figure(card: dict, label: str, corpus: str) -> dict | None:

@@ -7,7 +7,6 @@ call returns a DataFrame with the same columns whatever the input size, each row
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,16 +18,6 @@ from moderation.policy import Policy
 
 MAX_CHARS = 100_000  # a longer comment is scored on its first 100k characters; offsets stay valid
 REASON_MODES = ("flagged", "all", "none")
-MODELS_ENV = "MODERATION_MODELS"
-
-
-def models_dir() -> Path:
-    """``$MODERATION_MODELS``, else the repository's ``models/`` folder."""
-    if os.environ.get(MODELS_ENV):
-        return Path(os.environ[MODELS_ENV])
-    return Path(__file__).resolve().parents[1] / "models"
-
-
 def _frame(data, article=None) -> pd.DataFrame:
     """Any accepted input (a string list, Series or DataFrame with ``text``) as a DataFrame with
     ``id``, ``text`` and ``article`` columns."""
@@ -134,14 +123,13 @@ class Moderator(ClassifierMixin, BaseEstimator):
 def load(path: str | os.PathLike | None = None, offtopic_path: str | os.PathLike | None = None,
          version: str | None = None) -> Moderator:
     """The current models (or the abuse model at ``path``, or the model of ``version``: any promoted one stays
-    loadable), verified against their cards, with their policy. The registry names the current ones."""
-    folder = models_dir()
+    loadable, and a model file's path works too), verified against their cards, with their policy. The
+    registry in the model home names the current ones; the shipped ones until a site promotes its own."""
     if version is not None:
-        name, found = registry.find(version, folder)
+        name, found = registry.find(version)
         path, offtopic_path = (found, offtopic_path) if name == "abuse" else (path, found)
-    abuse = artifacts.load(path or registry.current("abuse", folder))
-    off_file = Path(offtopic_path) if offtopic_path else registry.current("offtopic", folder)
-    off = artifacts.load(off_file) if off_file.exists() else None
+    abuse = artifacts.load(path) if path else registry.load_current("abuse")
+    off = artifacts.load(offtopic_path) if offtopic_path else registry.load_current("offtopic", required=False)
     cards = [abuse.card] + ([off.card] if off else [])
     version = "+".join(card["version"] for card in cards)
     return Moderator(abuse.estimator, off.estimator if off else None, Policy.from_cards(*cards), version)
@@ -161,17 +149,6 @@ def _chunks(rows, size: int):
         yield chunk
 
 
-_WORKER: dict = {}
-
-
-def _init_worker(moderator, options) -> None:
-    _WORKER.update(moderator=moderator, options=options)
-
-
-def _score_chunk_in_worker(chunk) -> list[dict]:
-    return list(_score_chunk(_WORKER["moderator"], chunk, **_WORKER["options"]))
-
-
 def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: Policy | None = None,
                  chunk_size: int = 2000, article_column: str = "article", articles: dict[str, str] | None = None,
                  article_id: str | None = None, jobs: int = 1):
@@ -187,11 +164,11 @@ def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: P
         for chunk in _chunks(rows, chunk_size):
             yield from _score_chunk(moderator, chunk, **options)
         return
-    import multiprocessing
+    from moderation.workers import ordered_map
 
-    with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (moderator, options)) as pool:
-        for scored in pool.imap(_score_chunk_in_worker, _chunks(rows, chunk_size)):
-            yield from scored
+    for scored in ordered_map(lambda chunk: list(_score_chunk(moderator, chunk, **options)),
+                              _chunks(rows, chunk_size), jobs):
+        yield from scored
 
 
 def _article_of(row, article_column, articles, article_id) -> str | None:
@@ -233,7 +210,7 @@ def read_articles(path: str, id_column: str) -> dict[str, str]:
 
 
 def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, text_column: str | None = None,
-                id_column: str | None = None, encoding: str = "utf-8", reasons: str = "flagged",
+                id_column: str | None = None, encoding: str | None = None, reasons: str = "flagged",
                 policy: Policy | None = None, article_column: str = "article", articles: str | None = None,
                 article_id: str | None = None, progress: bool = False, stdout_format: str = "jsonl",
                 jobs: int = 1) -> dict[str, int]:
@@ -243,20 +220,21 @@ def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, 
     """
     from tqdm import tqdm
 
-    from moderation.rows import RowWriter, atomic_output, output_format, read_rows, sniff_format
+    from moderation.rows import RowWriter, atomic_output, check_output, open_inputs
 
-    fmt = output_format(output, stdout_format)
-    pages = any(path != "-" and sniff_format(path) == "page" for path in inputs)
+    sources = open_inputs(inputs, text_column=text_column, id_column=id_column, encoding=encoding)
+    fmt = check_output(output, inputs, stdout_format)
+    pages = any(source.kind == "page" for source in sources)
     columns = (PAGE_COLUMNS if pages else []) + moderator.columns() + ["error"]
     columns = ["id"] + [c for c in columns if c != "id"]
     lookup = read_articles(articles, article_id or "id") if articles else None
     counts = {"rows": 0, "errors": 0, "approve": 0, "review": 0, "reject": 0}
 
     def all_rows():
-        for path in inputs:
-            yield from read_rows(path, text_column=text_column, id_column=id_column, encoding=encoding)
+        for source in sources:
+            yield from source.rows()
 
-    with atomic_output(output, newline="" if fmt == "csv" else None) as handle, \
+    with atomic_output(output, newline="" if fmt in ("csv", "tsv") else None) as handle, \
             tqdm(unit=" comments", disable=not progress, file=None) as bar:
         writer = RowWriter(handle, fmt, columns)
         for record in score_stream(moderator, all_rows(), reasons, policy, article_column=article_column,
@@ -267,4 +245,5 @@ def score_files(moderator: Moderator, inputs: list[str], output: str | None, *, 
             if record.get("decision"):
                 counts[record["decision"]] += 1
             bar.update()
+        writer.close()
     return counts

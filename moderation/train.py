@@ -302,13 +302,18 @@ def retrain(labels=(), out: str | Path | None = None, model: str = "abuse", quic
     """Retrain ``model`` on the shared corpora plus the site's ``labels`` files, then promote it only when it is
     not worse than the current model (``registry.promotion_check``) on held-back site labels and the news corpora.
 
-    Raises ``LabelsError`` when a label file has bad rows, unless ``skip_bad`` (they are then in ``skipped``).
+    Raises ``LabelsError`` when a label file has bad rows, unless ``skip_bad`` (they are then in ``skipped``),
+    ``MissingDataError`` when the shared corpora are not found, ``ArtifactError`` when the model home is not
+    writable: both before any work. The new model is written into the model home unless ``out`` says where;
+    promoted, it is copied into the home either way.
     """
     from tqdm import tqdm
 
-    from moderation.scoring import models_dir
+    from moderation.corpora import shared_dir
 
-    folder = models_dir()
+    folder = artifacts.writable_home()  # both checked before any work: training takes minutes
+    if corpora is None:
+        shared_dir()
     labels = [labels] if isinstance(labels, str | Path) else list(labels)
     steps = tqdm(total=4, desc="reading labels", file=sys.stderr, disable=not progress, unit="step")
     frame, problems = read_labels(labels) if labels else (pd.DataFrame(columns=LABEL_COLUMNS), [])

@@ -33,7 +33,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pytest
 
 from moderation.labels import read_labels
-from moderation.scoring import load, models_dir
+from moderation import artifacts
+from moderation.scoring import load
 from moderation.service import Limits, create_app
 from moderation.service.perspective import ATTRIBUTE_SOURCES
 
@@ -392,7 +393,7 @@ def test_feedback_in_a_refused_language_is_not_a_label(server, labeled, locale):
     assert not path.exists() or f"lang-{locale}" not in path.read_text()
 
 
-@pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model in models/")
+@pytest.mark.skipif(not (artifacts.shipped_dir() / "abuse.joblib").exists(), reason="no shipped model")
 def test_shipped_models_under_replay(tmp_path, serving):
     """The shipped models, as a newsroom runs them: markup and padding in either format never let abuse through."""
     app = create_app(load(), api_keys=[], coral_secret=SECRET, labeled_dir=tmp_path,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from moderation import registry, train
+from moderation import artifacts, registry, train
 from moderation.cli import main
 from moderation.corpora.abuse import load_all
 
@@ -20,9 +20,11 @@ EXAMPLE = "labeled/example.csv"
 def models(tmp_path_factory):
     """An empty models folder for the module, and quick training on an even smaller cached sample."""
     folder = tmp_path_factory.mktemp("models")
+    nothing_shipped = tmp_path_factory.mktemp("shipped")
     corpora = load_all()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MODERATION_MODELS", str(folder))
+        patch.setattr(artifacts, "shipped_dir", lambda: nothing_shipped)
         patch.setattr(train, "QUICK_ROWS", 250)
         patch.setattr(train, "QUICK_PARAMS", {"max_features": 3000, "calibration_folds": 3})
         patch.setattr(train, "load_all", lambda: corpora)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from moderation.rows import InputError, RowWriter, atomic_output, read_rows, sniff_format
+from moderation.rows import InputError, RowWriter, atomic_output, open_input, read_rows
 
 
 def test_csv_with_id_and_text_needs_no_flags(tmp_path):
@@ -17,10 +17,10 @@ def test_bad_rows_become_error_rows_naming_the_line(tmp_path):
     path.write_bytes(b'id,text\n1,fine\n2,caf\xe9\n3,"a","b"\n4,ok\n')
     rows = list(read_rows(str(path)))
     assert [r.id for r in rows] == ["1", "2", "3", "4"]
-    assert rows[1].error == f"{path}:3: not utf-8: try --encoding latin-1"
+    assert rows[1].error == f"{path}:3: not utf-8 (text): try --encoding cp1252"
     assert "malformed CSV row" in rows[2].error and f"{path}:4" in rows[2].error
     assert rows[3].text == "ok"
-    assert [r.text for r in read_rows(str(path), encoding="latin-1")][1] == "café"
+    assert [r.text for r in read_rows(str(path), encoding="cp1252")][1] == "café"
 
 
 def test_jsonl_bad_line_is_kept_as_error(tmp_path):
@@ -40,11 +40,14 @@ def test_missing_text_column_is_a_clear_error(tmp_path):
     assert [r.text for r in read_rows(str(path), text_column="words")] == ["a"]
 
 
-def test_sniffing():
-    assert sniff_format("x.csv") == "csv" and sniff_format("x.jsonl") == "jsonl" and sniff_format("p.txt") == "page"
-    assert sniff_format("-", '{"text": 1}') == "jsonl"
-    assert sniff_format("-", "id,text\n1,a") == "csv"
-    assert sniff_format("-", "Some headline\n\nBody") == "page"
+def test_sniffing(tmp_path):
+    def kind(name, content):
+        (tmp_path / name).write_text(content)
+        return open_input(str(tmp_path / name)).kind
+
+    assert kind("x.csv", "id,text\n1,a\n") == "csv" and kind("x.jsonl", '{"text": "a"}\n') == "jsonl"
+    assert kind("p.txt", "Some headline\n\nBody") == "page" and kind("none", "id,text\n1,a") == "csv"
+    assert kind("x.json", '[{"text": "a"}]') == "json" and kind("p.html", "<html><p>hi</p></html>") == "page"
 
 
 def test_atomic_output_leaves_nothing_on_failure(tmp_path):

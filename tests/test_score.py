@@ -113,5 +113,5 @@ def test_cli_missing_input_and_missing_column(tiny_model_file, tmp_path):
 def test_cli_scores_article_pages(tiny_model_file, seed_pages):
     result = _run(["score", str(seed_pages["004"]), "--model", str(tiny_model_file), "-o", "-"])
     rows = [json.loads(line) for line in io.StringIO(result.stdout)]
-    assert [r["id"] for r in rows] == [f"{seed_pages['004'].name}#{i}" for i in range(len(rows))]
+    assert [r["id"] for r in rows] == [f"{seed_pages['004']}#{i}" for i in range(len(rows))]  # the path as given
     assert rows and {"page", "index", "author", "posted_at", "text"} <= set(rows[0])

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from moderation import artifacts
 from moderation.cli import main
-from moderation.scoring import load, models_dir
+from moderation.scoring import load
 from moderation.service import Limits, create_app
 from moderation.service.auth import ServeError, verify_signature
 from moderation.service.batching import Batcher
@@ -380,7 +380,7 @@ def test_batcher_merges_requests_but_never_copies():
     assert stub.calls == [[spam, other], [spam.upper()]]  # a copy in one call would raise the other's score
 
 
-@pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model in models/")
+@pytest.mark.skipif(not (artifacts.shipped_dir() / "abuse.joblib").exists(), reason="no shipped model")
 def test_shipped_model_over_http(tmp_path, serving):
     with serving(create_app(load(), api_keys=[], coral_secret=None, labeled_dir=tmp_path)) as http:
         def scores(text):
@@ -429,9 +429,12 @@ def test_refuses_public_address_without_keys(tmp_path):
 
 
 def test_workers_not_started_without_a_loadable_model(tmp_path):
+    gone = {"current": "abuse-gone.joblib", "history": [{"file": "abuse-gone.joblib", "version": "abuse-gone",
+                                                         "promoted_at": "", "reason": "test"}]}
+    (tmp_path / "registry.json").write_text(json.dumps({"abuse": gone}))  # the current model's file is missing
     result = CliRunner().invoke(main, ["serve", "--workers", "2", "--labeled", str(tmp_path)],
                                 env={"MODERATION_MODELS": str(tmp_path)})
-    assert result.exit_code == 1 and "abuse.joblib" in result.output
+    assert result.exit_code == 1 and "abuse-gone.joblib" in result.output and "moderation rollback" in result.output
 
 
 def test_command_with_two_workers(tiny_moderator, tmp_path):
@@ -462,7 +465,7 @@ def test_command_with_two_workers(tiny_moderator, tmp_path):
             metrics = http.get("/metrics").text
         assert len(labels_in(tmp_path / "labels")) == 1
         assert 'moderation_requests_total{endpoint="/v1alpha1/comments:suggestscore",status="200"} 6.0' in metrics
-        assert 'version="tiny-disk"' in metrics
+        assert 'version="tiny-disk+offtopic-' in metrics  # the home's abuse model, the shipped off-topic one
     finally:
         process.terminate()
         process.wait(20)

@@ -1,10 +1,13 @@
 """Sentinel cases on the shipped models: what a moderator would check first."""
 
+from pathlib import Path
+
 import pytest
 
-from moderation.scoring import load, models_dir
+from moderation.artifacts import shipped_dir
+from moderation.scoring import load
 
-pytestmark = pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model")
+pytestmark = pytest.mark.skipif(not (shipped_dir() / "abuse.joblib").exists(), reason="no shipped model")
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,7 @@ def seed_decisions(shipped, seed_pages):
     from moderation.scoring import score_stream
 
     rows = [row for path in seed_pages.values() for row in read_rows(str(path))]
-    return {(r["author"], r["page"][:3]): r for r in score_stream(shipped, rows)}
+    return {(r["author"], Path(r["page"]).name[:3]): r for r in score_stream(shipped, rows)}
 
 
 def test_the_seeds_abusive_comments_are_flagged(seed_decisions):
