@@ -32,8 +32,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from moderation.labels import read_labels
 from moderation import artifacts
+from moderation.labels import read_labels
 from moderation.scoring import load
 from moderation.service import Limits, create_app
 from moderation.service.perspective import ATTRIBUTE_SOURCES
