@@ -269,7 +269,8 @@ def test_train_reads_the_desks_verdicts(desk, tmp_path, monkeypatch):
     monkeypatch.setattr(train, "QUICK_PARAMS", {"max_features": 2000, "calibration_folds": 3})
     monkeypatch.setattr(train, "load_all", lambda: corpora)
     result = CliRunner().invoke(main, ["train", "--quick", "--labels", str(path)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    # trained on every verdict; a quick model is kept beside the shipped full one, never promoted over it (exit 3)
+    assert result.exit_code == 3 and "NOT PROMOTED" in result.output, result.output
     card = json.loads(next(tmp_path.glob("abuse-*.card.json")).read_text())
     assert card["site_labels"]["rows"] == len(desk["queue"]) and card["label_files"][0]["file"] == str(path)
 
