@@ -191,7 +191,7 @@ def out_of_fold(model: AbuseModel, table: pd.DataFrame, category: str, peer: np.
 
 # --- 0. the protocol: grouped cross-validation and leave-one-corpus-out --------------------------------------
 
-PROTOCOL_HEADS = ("abusive", "hate", "threat")
+PROTOCOL_HEADS = ("abusive", "hate")
 # The label each corpus is judged on: news comments for abuse in general, hate corpora for hate.
 JUDGED_ON = {"insults-2012": "abusive", "c3": "abusive", "sfu-ctc": "abusive", "wikipedia": "abusive",
              "tweeteval-offensive": "abusive", "davidson": "hate", "ethos": "hate", "stormfront": "hate",
