@@ -32,8 +32,15 @@ def test_the_seeds_abusive_comments_are_flagged(seed_decisions):
 
 
 def test_the_seeds_civil_comments_are_approved(seed_decisions):
-    for key in [("Doc62", "000"), ("MrBlue", "000"), ("QuidProQuo", "004")]:
+    for key in [("Doc62", "000"), ("MrBlue", "000")]:
         assert seed_decisions[key]["decision"] == "approve", key
+
+
+def test_a_heated_civil_seed_comment_is_never_rejected(seed_decisions):
+    """QuidProQuo's reply ("damn", "spineless", "destroy") is civil but heated: at the shipped review threshold,
+    which catches 80 % of the abusive news comments, it goes to review (p_abusive 0.15); it must never be
+    rejected."""
+    assert seed_decisions[("QuidProQuo", "004")]["decision"] != "reject"
 
 
 @pytest.mark.parametrize("text", ["I am a gay Muslim woman", "I am a proud Black man", "My neighbour is Jewish",
