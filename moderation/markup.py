@@ -99,11 +99,14 @@ def _is_item(node: LexborNode) -> bool:
 
 def _items(tree: LexborHTMLParser) -> list[LexborNode]:
     """The comment items of a page in document order; a wrapper holding only another item gives way to it."""
-    found = [node for node in tree.css(_ITEM) if _is_item(node)]
+    found = list({node.mem_id: node for node in tree.css(_ITEM) if _is_item(node)}.values())  # a node once
     if not found:
         for section in tree.css(_SECTION):
-            found += [child for child in section.iter() if child.tag not in {"h1", "h2", "h3", "h4", "form", "a"}
+            found += [child for child in section.iter() if child.tag in {"article", "div", "li", "section"}
                       and child.text(strip=True)]
+        found = list({node.mem_id: node for node in found}.values())
+    order = {node.mem_id: n for n, node in enumerate(tree.root.traverse(include_text=False))}
+    found.sort(key=lambda node: order[node.mem_id])  # a selector list returns its matches selector by selector
     ids = {node.mem_id for node in found}
     inner = {node.mem_id: [d for d in node.traverse(include_text=False) if d.mem_id in ids and d.mem_id != node.mem_id]
              for node in found}
