@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moderation.pages import Comment, parse_page
 
@@ -143,3 +145,22 @@ def test_broken_json_ld_is_ignored():
     article = parse_page(page("", head='<script type="application/ld+json">{"@type": "Comment", </script>'))
     assert article.comments == [] and article.body == BODY
     assert json.dumps(article.to_dict())
+
+
+WORD = st.text(alphabet=st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12)
+TAGS = ('<div class="comment">', "</div>", '<li id="comment-7" class="comment">', "</li>",
+                          '<span class="author">', "</span>", "<time datetime='2026-13-45'>", "</time>", "<p>",
+                          "</p>", '<div itemscope itemtype="http://schema.org/Comment">', '<ol class="children">',
+                          "</ol>", '<script type="application/ld+json">', "</script>", "<br>", " ")
+
+
+@settings(max_examples=150, deadline=3000)
+@given(st.lists(st.one_of(st.sampled_from(TAGS), WORD), max_size=80))
+def test_any_comment_markup_parses_and_loses_no_word(pieces):
+    html = page("".join(pieces))
+    article = parse_page(html)
+    assert [c.index for c in article.comments] == list(range(len(article.comments)))
+    kept = " ".join([article.title or "", article.body, *(f"{c.author or ''} {c.text}" for c in article.comments)])
+    inside_script = "".join(pieces).split('<script type="application/ld+json">')[1:]
+    for word in (p for p in pieces if p not in TAGS):
+        assert word in kept or any(word in part for part in inside_script)
