@@ -179,35 +179,6 @@ def gold_start(page: dict, lines: Sequence[str]) -> int | None:
     return next((n for n in range(start, len(lines)) if lines[n]), None)
 
 
-def site_groups(texts: Sequence[str]) -> np.ndarray:
-    """A site id per page: pages sharing two rare boilerplate lines (20-200 characters, in 2-40 pages) are one site.
-
-    The Dragnet pages carry no URL, so shared lines (navigation, footers, sign-offs) are the only trace of a site.
-    """
-    from moderation.pages import _lines
-
-    sets = [{line for line in _lines(text) if 20 <= len(line) <= 200} for text in texts]
-    frequency = Counter(line for lines in sets for line in lines)
-    parent = list(range(len(texts)))
-
-    def root(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    pages_of: dict[str, list[int]] = {}
-    for page, lines in enumerate(sets):
-        for line in lines:
-            if 2 <= frequency[line] <= 40:
-                pages_of.setdefault(line, []).append(page)
-    shared = Counter((pages[0], page) for pages in pages_of.values() for page in pages[1:])
-    for (a, b), count in shared.items():
-        if count >= 2:
-            parent[root(a)] = root(b)
-    return np.array([root(page) for page in range(len(texts))])
-
-
 @dataclass
 class PageTable:
     """The training rows of many pages: features, start labels, and which page each row came from."""
@@ -275,11 +246,13 @@ class Fitted:
 def fit_locator(pages: Sequence[dict], C: float = 0.1, invented: float = 0.005) -> Fitted:
     """Fit on ``pages`` (Dragnet rows: text, article_gold, comments_gold) with the threshold from grouped CV.
 
-    Out-of-fold section scores come from 5 folds grouped by site (``site_groups``); the threshold lets the locator
-    fire on at most ``invented`` of the comment-less pages the header table leaves alone.
+    Out-of-fold section scores come from 5 folds grouped by site (``corpora.offtopic.site_groups``); the threshold
+    lets the locator fire on at most ``invented`` of the comment-less pages the header table leaves alone.
     """
+    from moderation.corpora.offtopic import site_groups
+
     table = page_table(pages)
-    best = out_of_fold(table, site_groups([page["text"] for page in pages]), C)
+    best = out_of_fold(table, np.array(site_groups([page["text"] for page in pages])), C)
     eligible = fallback_pages(pages)
     threshold = choose_threshold(best, table.starts, eligible, invented)
     model = CommentLocator(C=C, threshold=threshold).fit(table.X, table.y)

@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from moderation import artifacts
-from moderation.locator import CommentLocator, best_start, dragnet_pages, fit_locator, line_features, site_groups
+from moderation.locator import CommentLocator, best_start, dragnet_pages, fit_locator, line_features
 from moderation.pages import LOCATOR_FILE, Comment, located_comments, parse_page, shipped_locator
 from moderation.scoring import models_dir
 
@@ -45,12 +45,6 @@ def test_the_section_is_the_suffix_with_the_most_evidence():
     assert best_start(rows, np.array([-5.0, -3.0, 1.0, 2.0, -0.5])).line == 4
     assert best_start(rows, np.array([9.0, -3.0, -1.0, -2.0, -0.5])).line == 8  # never the first line
     assert best_start(rows[:1], np.array([1.0])) is None
-
-
-def test_sites_are_pages_sharing_boilerplate():
-    footer = "\nSubscribe to the City Paper newsletter today\nCopyright 2026 City Paper, all rights reserved"
-    groups = site_groups([f"Story one{footer}", f"Story two{footer}", "Another site entirely\nnothing shared here"])
-    assert groups[0] == groups[1] != groups[2]
 
 
 def test_located_comments_keep_every_line_and_invent_no_author():
