@@ -1,12 +1,13 @@
 """Article pages -> the article and its reader comments.
 
-A page is plain text (HTML is flattened to text first). Comments are found with one table of header
-formats, ``FORMATS``: each is a regex over one short line with named groups ``author``, ``date``,
-``time`` and ``zone``. The format with the most hits in a regular run towards the end of the page
-splits the comment section (whether its lines open or close their comments is read from the page); a
-page no format fits has no comments: an unknown layout gives nothing rather than garbage. Regexes only
-ever see lines of at most ``MAX_HEADER`` characters, and at most ``MAX_CANDIDATES`` of them, so no input can
-keep the parser busy for long.
+HTML is read through its markup first (``markup``: the comment items it names are taken as they are); the rest
+of the page, and any plain-text page, is text. Comments in text are found with one table of header formats,
+``FORMATS``: each is a regex over one short line with named groups ``author``, ``date``, ``time`` and ``zone``.
+The format with the most hits in a regular run towards the end of the page splits the comment section (whether
+its lines open or close their comments is read from the page); a page no format fits has no comments: an
+unknown layout gives nothing rather than garbage, unless a learned ``locator`` (``locator.CommentLocator``,
+opt-in) is given to place the section there. Regexes only ever see lines of at most ``MAX_HEADER`` characters,
+and at most ``MAX_CANDIDATES`` of them, so no input can keep the parser busy for long.
 """
 
 from __future__ import annotations
@@ -513,7 +514,7 @@ def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = 
 
     ``locator`` ("shipped" for ``models/locator.joblib``) may place a comment section where the header table finds
     none. It is off by default: out of fold it found almost no section the table misses at an acceptable rate of
-    invented comments (see README, "Parsing pages"), and it costs a third of the parser's speed.
+    invented comments (see README, "Parsing pages"), and it halves the parser's speed.
     """
     if not isinstance(text, str):
         raise PageError(f"a page must be text, not {type(text).__name__}")
