@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 WINDOW = 8  # non-empty lines on each side whose mean features describe a line's neighbourhood
 MAX_LINES = 3_000  # only the last lines of a huge page are scored: bounds the time on any input
 SHORT = 60
+MAX_CHARS = 2_000  # a line's features are read from its start: bounds the time on a huge line
 DRAGNET = ("pages", "dragnet_corrected", "pages.train.jsonl.gz")
 
 _STAMP = re.compile(
@@ -72,18 +73,18 @@ def _shape(line: str) -> str:
 def base_features(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the non-empty lines (the last MAX_LINES) and one row of ``BASE`` features for each."""
     rows = [n for n, line in enumerate(lines) if line][-MAX_LINES:]
-    top = {w for n in rows[:10] for w in _WORD.findall(lines[n].lower())}
+    top = {w for n in rows[:10] for w in _WORD.findall(lines[n][:MAX_CHARS].lower())}
     shapes = Counter(_shape(lines[n]) for n in rows if len(lines[n]) <= SHORT)
     out = np.zeros((len(rows), len(BASE)))
     for k, n in enumerate(rows):
-        line = lines[n]
-        short = len(line) <= SHORT
+        whole, line = lines[n], lines[n][:MAX_CHARS]
+        short, header_sized = len(whole) <= SHORT, len(whole) <= 160
         words = line.split()
         long_words = _WORD.findall(line.lower())
         out[k] = (
-            np.log1p(len(line)), short, line.rstrip("”\"')]").endswith((".", "!", "?", ":")),
+            np.log1p(len(whole)), short, whole.rstrip("”\"')]").endswith((".", "!", "?", ":")),
             n == 0 or not lines[n - 1], n + 1 >= len(lines) or not lines[n + 1],
-            len(line) <= 160 and _STAMP.search(line) is not None, len(line) <= 160 and _TIME.search(line) is not None,
+            header_sized and _STAMP.search(line) is not None, header_sized and _TIME.search(line) is not None,
             _AGO.search(line) is not None, short and len(words) <= 4 and _NAME.fullmatch(line) is not None,
             len(_CUE.findall(line)) / (1 + len(words) / 10), len(_PERSONAL.findall(line)) / (1 + len(words)),
             "?" in line or "!" in line, _URL.search(line) is not None,

@@ -158,14 +158,18 @@ def _posted(item: LexborNode) -> str | None:
 
 
 def _text(item: LexborNode) -> str:
-    """The comment's words: its text property if marked, else the item without its header and action blocks."""
-    marked = item.css_first(_TEXT_PROP)
-    if marked is None:
-        for node in item.css("*"):
+    """The comment's words: its text property if marked, else the item without its header and action blocks.
+
+    Read from a copy, so an item without words of its own can stay in the page whole.
+    """
+    copy = LexborHTMLParser(item.html or "").body
+    marked = copy.css_first(_TEXT_PROP) if copy is not None else None
+    if marked is None and copy is not None:
+        for node in copy.css("*"):
             if (any(_META_CLASS.search(c) for c in _classes(node)) or node.tag == "time") \
                     and len(node.text(strip=True)) <= MAX_META and node.css_first("p") is None:
                 node.decompose()
-        marked = item
+        marked = copy
     return _join([line for line in _lines(block_text(marked)) if not _FURNITURE.match(line)])
 
 
@@ -180,7 +184,8 @@ def _dom_comments(tree: LexborHTMLParser) -> list[Comment]:
         if author is None and posted is None:  # the markup names neither: a header line in the text may
             author, posted, text = comment_fields(_lines(text))
         found[node.mem_id] = (author, posted, text)
-        node.decompose()
+        if text:  # an item with no words of its own (a deleted comment's name) is no comment: it stays in the page
+            node.decompose()
     comments: list[Comment] = []
     for node in items:
         author, posted, text = found[node.mem_id]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.pages import Comment, parse_page
+from moderation.pages import _END, _FURNITURE, Comment, parse_page
 
 STORY = "<p>The city council approved the 2027 budget on Tuesday after a long debate about transit funding.</p>"
 BODY = "The city council approved the 2027 budget on Tuesday after a long debate about transit funding."
@@ -147,11 +147,11 @@ def test_broken_json_ld_is_ignored():
     assert json.dumps(article.to_dict())
 
 
-WORD = st.text(alphabet=st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12)
-TAGS = ('<div class="comment">', "</div>", '<li id="comment-7" class="comment">', "</li>",
-                          '<span class="author">', "</span>", "<time datetime='2026-13-45'>", "</time>", "<p>",
-                          "</p>", '<div itemscope itemtype="http://schema.org/Comment">', '<ol class="children">',
-                          "</ol>", '<script type="application/ld+json">', "</script>", "<br>", " ")
+WORD = st.text(alphabet=st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12).filter(
+    lambda word: not _FURNITURE.match(word) and not _END.match(word))  # furniture ("Reply", "3") is meant to go
+TAGS = ('<div class="comment">', "</div>", '<li id="comment-7" class="comment">', "</li>", '<span class="author">',
+        "</span>", "<p>", "</p>", '<div itemscope itemtype="http://schema.org/Comment">', '<ol class="children">',
+        "</ol>", '<script type="application/ld+json">', "</script>", "<br>", " ")
 
 
 @settings(max_examples=150, deadline=3000)
