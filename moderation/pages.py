@@ -514,7 +514,7 @@ def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = 
 
     ``locator`` ("shipped" for ``models/locator.joblib``) may place a comment section where the header table finds
     none. It is off by default: out of fold it found almost no section the table misses at an acceptable rate of
-    invented comments (see README, "Parsing pages"), and it halves the parser's speed.
+    invented comments (see README, "Parsing pages"), and it costs about 60 % of the parser's speed.
     """
     if not isinstance(text, str):
         raise PageError(f"a page must be text, not {type(text).__name__}")
