@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -78,6 +78,8 @@ def iso(value: str | None) -> str | None:
     if not value:
         return None
     try:
+        if re.fullmatch(r"\d{4}-\d\d-\d\d", value):  # a day without a time stays a day, as on the text path
+            return date.fromisoformat(value).isoformat()
         return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
     except ValueError:
         match = _SEARCH_STAMP.search(value)

@@ -113,7 +113,7 @@ GENERIC = """<section class="comments"><h3>Reader comments</h3>
     (CORAL, [Comment(0, "Priya", "2026-11-23T12:00:00+00:00", "Please publish the line items."),
              Comment(1, "Council Staff", None, "They are on the city website.", "Priya")]),
     (MICRODATA, [Comment(0, "Ola N.", "2026-11-24T09:30:00-05:00", "Fares should stay flat."),
-                 Comment(1, "Ben", "2026-11-24T00:00:00", "Agreed with Ola.")]),
+                 Comment(1, "Ben", "2026-11-24", "Agreed with Ola.")]),
     (GENERIC, [Comment(0, "Jo", None, "Nice to see a vote on time for once."),
                Comment(1, None, None, "No name on this one, just an opinion.")]),
 ], ids=["wordpress", "disqus", "livefyre", "viafoura", "coral", "microdata", "generic_section"])
