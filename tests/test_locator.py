@@ -1,0 +1,79 @@
+"""The learned comment-section locator: its training recipe on a small sample, the shipped artifact, the wiring."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from moderation import artifacts
+from moderation.locator import CommentLocator, best_start, dragnet_pages, fit_locator, line_features
+from moderation.pages import LOCATOR_FILE, Comment, located_comments, parse_page, shipped_locator
+from moderation.scoring import models_dir
+
+ARTICLE = ("The city council approved the 2027 budget on Tuesday after a long debate about transit funding, with "
+           "members split over how much should go to buses and how much to new bike lanes.")
+CHATTER = [("JaneD", "I think this is finally some money for buses. Good news for me and my kids!"),
+           ("troll99", "You are all wrong, the mayor is a crook and I will not vote for him again."),
+           ("kelly_b", "Why do you say that? My street has no bus at all, lol.")]
+MORE = ("Transit riders had packed the chamber since the morning, and several spoke about buses that arrive late or "
+        "not at all on the east side, where most of the new routes will run from next spring.")
+PAGE = f"Council approves budget\n\n{ARTICLE}\n\n{MORE}\n\n" + "\n\n".join(f"{n}\n\n{t}" for n, t in CHATTER)
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    pages = dragnet_pages()
+    sample = [p for p in pages if p["has_comments"]][:30] + [p for p in pages if not p["has_comments"]][:30]
+    return fit_locator(sample)
+
+
+def test_fit_on_a_small_sample_chooses_a_threshold_out_of_fold(small_fit):
+    assert np.isfinite(small_fit.model.threshold)
+    metrics = small_fit.metrics
+    assert metrics["eligible_pages_without_comments"] > 0
+    assert metrics["fired_on_those"] <= 0.005 * metrics["eligible_pages_without_comments"] + 1
+    rows, features = line_features(PAGE.split("\n"))
+    probabilities = small_fit.model.predict_proba(features)
+    assert probabilities.shape == (len(rows), 2) and list(small_fit.model.classes_) == [0, 1]
+
+
+def test_the_section_is_the_suffix_with_the_most_evidence():
+    rows = np.array([0, 2, 4, 6, 8])
+    assert best_start(rows, np.array([-5.0, -3.0, 1.0, 2.0, -0.5])).line == 4
+    assert best_start(rows, np.array([9.0, -3.0, -1.0, -2.0, -0.5])).line == 8  # never the first line
+    assert best_start(rows[:1], np.array([1.0])) is None
+
+
+def test_located_comments_keep_every_line_and_invent_no_author():
+    lines = ["Title", "", ARTICLE, "", "JaneD", "", "Buses first.", "", "Sam", "March 3, 2012", "Bike lanes.", "Reply"]
+    assert located_comments(lines, 4) == [Comment(0, None, None, "JaneD\n\nBuses first."),
+                                          Comment(1, None, "2012-03-03", "Sam\nMarch 3, 2012\nBike lanes.")]
+
+
+def test_the_shipped_locator_is_verified_before_loading(tmp_path):
+    path = models_dir() / LOCATOR_FILE
+    artifact = artifacts.load(path)
+    assert isinstance(artifact.estimator, CommentLocator)
+    assert artifact.card["thresholds"]["in_comment_section"] == artifact.estimator.threshold
+    assert shipped_locator().threshold == artifact.estimator.threshold
+    copy = tmp_path / LOCATOR_FILE
+    shutil.copy(path, copy)
+    shutil.copy(artifacts.card_path(path), artifacts.card_path(copy))
+    copy.write_bytes(copy.read_bytes() + b"tampered")
+    with pytest.raises(artifacts.ArtifactError, match="sha256"):
+        artifacts.load(copy)
+
+
+def test_the_locator_runs_only_where_the_table_finds_nothing(seed_pages):
+    eager = clone(shipped_locator()).set_params(threshold=-np.inf)
+    eager.model_ = shipped_locator().model_
+    text = seed_pages["000"].read_text(encoding="utf-8")
+    assert parse_page(text, locator=eager) == parse_page(text)
+    assert parse_page(PAGE).comments == []
+    found = parse_page(PAGE, locator=eager)
+    kept = "\n".join([found.body, *(c.text for c in found.comments)])
+    assert found.comments and all(c.author is None for c in found.comments)
+    assert all(t in kept for _, t in CHATTER) and ARTICLE in found.body and MORE in found.body
