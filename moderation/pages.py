@@ -504,9 +504,8 @@ def _body(lines: list[str], title: str | None, dateline: int | None) -> str:
 def shipped_locator() -> CommentLocator:
     """The shipped comment-section locator, verified against its card, loaded once on first use."""
     from moderation import artifacts
-    from moderation.scoring import models_dir
 
-    return artifacts.load(models_dir() / LOCATOR_FILE).estimator
+    return artifacts.load(artifacts.shipped_dir() / LOCATOR_FILE).estimator
 
 
 def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = None) -> Article:

@@ -9,9 +9,9 @@ import pytest
 from sklearn.base import clone
 
 from moderation import artifacts
+from moderation.artifacts import shipped_dir
 from moderation.locator import CommentLocator, best_start, dragnet_pages, fit_locator, line_features
 from moderation.pages import LOCATOR_FILE, Comment, located_comments, parse_page, shipped_locator
-from moderation.scoring import models_dir
 
 ARTICLE = ("The city council approved the 2027 budget on Tuesday after a long debate about transit funding, with "
            "members split over how much should go to buses and how much to new bike lanes.")
@@ -54,7 +54,7 @@ def test_located_comments_keep_every_line_and_invent_no_author():
 
 
 def test_the_shipped_locator_is_verified_before_loading(tmp_path):
-    path = models_dir() / LOCATOR_FILE
+    path = shipped_dir() / LOCATOR_FILE
     artifact = artifacts.load(path)
     assert isinstance(artifact.estimator, CommentLocator)
     assert artifact.card["thresholds"]["in_comment_section"] == artifact.estimator.threshold
