@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -24,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from moderation.corpora.identity import IDENTITY_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
-from moderation.vectorize import CharTfidf
+from moderation.vectorize import CharTfidf, WordTfidf
 
 WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, so spans match features
 
@@ -40,7 +39,7 @@ def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, 
     return Pipeline([
         ("normalize", FunctionTransformer(normalize_all)),
         ("tfidf", FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=word_ngrams, **common)),
+            ("word", WordTfidf(ngram_range=word_ngrams, **common)),
             ("char", CharTfidf(ngram_range=char_ngrams, **common)),
         ])),
     ])

@@ -26,7 +26,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from moderation.vectorize import CharTfidf
+from moderation.vectorize import CharTfidf, WordTfidf
 
 URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"']+"
@@ -193,7 +193,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             raise ValueError("y must be 0/1 labels or fractions in [0, 1]")
         weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.classes_ = np.array([0, 1])
-        self.similarity_ = TfidfVectorizer(
+        self.similarity_ = WordTfidf(
             stop_words="english",
             sublinear_tf=True,
             min_df=2,
