@@ -11,6 +11,7 @@ cannot learn them, and a site can tune them without retraining.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -94,11 +95,49 @@ def duplicate_key(text: str) -> str | None:
     return " ".join(words) if len(words) >= 4 else None
 
 
+def duplicate_hashes(texts: list[str]) -> np.ndarray:
+    """A stable 64-bit hash of each text's duplicate key, 0 where it has none: what counting copies across
+    chunks, files, processes or machines needs to exchange (the same in every process, unlike ``hash``)."""
+    out = np.zeros(len(texts), dtype=np.uint64)
+    for i, text in enumerate(texts):
+        key = duplicate_key(text)
+        if key is not None:
+            digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            out[i] = int.from_bytes(digest, "little") or 1
+    return out
+
+
+@dataclass(frozen=True)
+class CopyCounts:
+    """How many comments of a whole input share each duplicate-key hash.
+
+    The "same text as N other comments" signal reads it, so that a comment's score never depends on which
+    chunk, partition or batch it is scored in: count every row's ``duplicate_hashes`` first (``of``, or add up
+    per-partition value counts into ``hashes``/``counts``), then give ``others(hashes)`` of each chunk's rows
+    to ``OffTopicModel.batch``.
+    """
+
+    hashes: np.ndarray  # sorted, unique, without 0
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, hashes: np.ndarray) -> CopyCounts:
+        uniques, counts = np.unique(hashes[hashes != 0], return_counts=True)
+        return cls(uniques, counts)
+
+    def others(self, hashes: np.ndarray) -> np.ndarray:
+        """For each hash, how many other comments share it (0 for texts without a key)."""
+        if not len(self.hashes):
+            return np.zeros(len(hashes))
+        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        found = (hashes != 0) & (self.hashes[at] == hashes)
+        return np.where(found, self.counts[at] - 1, 0).astype(float)
+
+
 def duplicate_counts(texts: list[str]) -> np.ndarray:
     """For each text, how many other texts in the batch share its duplicate key."""
-    keys = pd.Series([duplicate_key(text) for text in texts], dtype=object)
-    counts = keys.map(keys.value_counts()).fillna(1).to_numpy(float)
-    return counts - 1
+    hashes = duplicate_hashes(texts)
+    return CopyCounts.of(hashes).others(hashes)
 
 
 def shouting(text: str) -> float:
@@ -106,11 +145,12 @@ def shouting(text: str) -> float:
     return sum(len(word) for word in CAPS_WORD.findall(text)) / letters if letters >= 12 else 0.0
 
 
-def spam_signals(texts: list[str]) -> np.ndarray:
-    """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates in the batch."""
+def spam_signals(texts: list[str], copies: np.ndarray | None = None) -> np.ndarray:
+    """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates: ``copies``
+    (``CopyCounts.others``), else counted within ``texts``."""
     counts = [[len(pattern.findall(text)) for pattern in SPAM_PATTERNS.values()] for text in texts]
     counts = np.array(counts, dtype=float).reshape(len(texts), len(SPAM_PATTERNS))
-    return np.log1p(np.column_stack([counts, duplicate_counts(texts)]))
+    return np.log1p(np.column_stack([counts, duplicate_counts(texts) if copies is None else copies]))
 
 
 def names(text: str) -> list[re.Match]:
@@ -318,9 +358,11 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     def _rare(self, tokens: set[str]) -> set[str]:
         return {t for t in tokens if t not in self.common_terms_ and t.isalpha()}
 
-    def batch(self, X: pd.DataFrame) -> _Batch:
-        """Everything scoring and explaining read from a batch of (comment, article) rows, computed once: the
-        near-duplicate counts are counts within this batch."""
+    def batch(self, X: pd.DataFrame, copies: np.ndarray | None = None) -> _Batch:
+        """Everything scoring and explaining read from a batch of (comment, article) rows, computed once.
+
+        ``copies``: per row, how many other comments of the whole input share its duplicate key
+        (``CopyCounts.others``); without it, near-duplicates are counted within this batch."""
         texts, articles = _column(X, "text"), self._articles(X)
         has_article = np.array([article != "" for article in articles], dtype=bool)
         text_scores = np.zeros(len(texts))
@@ -332,7 +374,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             texts,
             features,
             prepared.has_article,
-            spam_signals(texts),
+            spam_signals(texts, copies),
             [prepared.token_sets[code] for code in prepared.codes],
         )
 
