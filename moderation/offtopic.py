@@ -66,6 +66,13 @@ GATE_TOKENS = 40
 GATE_WIDTH = 0.25
 OVERLAP_FEATURES = {"cos_article", "cos_passage", "overlap", "names_shared", "rare_shared"}
 SPAM_PATTERNS = {"link": URL, "phone": PHONE, "email": EMAIL, "promo": PROMO}
+# A cheap test that is true of every text its pattern matches in: most comments skip the patterns' slow scans.
+SPAM_HINTS = {
+    "link": re.compile(r"://|www\.|\.\w", re.IGNORECASE).search,
+    "phone": re.compile(r"\d{3}").search,
+    "email": lambda text: "@" in text,
+    "promo": lambda text: True,
+}
 SPAM_MESSAGES = {
     "link": "link to another site",
     "phone": "phone number",
@@ -91,7 +98,8 @@ def _column(X: pd.DataFrame, name: str) -> list[str]:
 
 def duplicate_key(text: str) -> str | None:
     """Same words regardless of case, punctuation, numbers, links and order; None for very short text."""
-    words = sorted(set(WORD.findall(URL.sub(" ", text.lower()))))
+    text = text.lower()
+    words = sorted(set(WORD.findall(URL.sub(" ", text) if SPAM_HINTS["link"](text) else text)))
     return " ".join(words) if len(words) >= 4 else None
 
 
@@ -148,7 +156,8 @@ def shouting(text: str) -> float:
 def spam_signals(texts: list[str], copies: np.ndarray | None = None) -> np.ndarray:
     """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates: ``copies``
     (``CopyCounts.others``), else counted within ``texts``."""
-    counts = [[len(pattern.findall(text)) for pattern in SPAM_PATTERNS.values()] for text in texts]
+    counts = [[len(pattern.findall(text)) if SPAM_HINTS[name](text) else 0 for name, pattern in SPAM_PATTERNS.items()]
+              for text in texts]
     counts = np.array(counts, dtype=float).reshape(len(texts), len(SPAM_PATTERNS))
     return np.log1p(np.column_stack([counts, duplicate_counts(texts) if copies is None else copies]))
 

@@ -18,7 +18,7 @@ from sklearn.base import clone
 
 from moderation import artifacts
 from moderation.corpora import shared_dir
-from moderation.offtopic import CopyCounts, OffTopicModel, duplicate_hashes, duplicate_key
+from moderation.offtopic import SPAM_HINTS, SPAM_PATTERNS, CopyCounts, OffTopicModel, duplicate_hashes, duplicate_key
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -201,3 +201,11 @@ def test_shipped_model_ranks_spam_above_a_relevant_comment():
     relevant, spam = artifact.estimator.predict_proba(frame)[:, 1]
     assert spam > relevant
     assert spam >= artifact.card["thresholds"]["off_topic"]["review"] > relevant
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from("aWw.:/cOmnEt@1234567890 -()+$\u0131\u212a"), max_size=40)
+       | st.text(max_size=60))
+def test_spam_hints_hold_wherever_their_pattern_matches(text):
+    for name, pattern in SPAM_PATTERNS.items():
+        assert SPAM_HINTS[name](text) or not pattern.search(text), name
