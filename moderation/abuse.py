@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from array import array
-from bisect import bisect_left
 
 import numpy as np
 import pandas as pd
@@ -166,16 +165,20 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         ``min_share`` of the strongest one's weight: a few clear words are what a moderator's screen should
         highlight (and what matches human-marked toxic spans best, see benchmarks/abuse.py).
         """
-        explainer = _Explainer(self)
-        features = sp.csr_array(features)
-        bounds = zip(features.indptr[:-1], features.indptr[1:], strict=True)
-        rows = [(features.indices[a:b], features.data[a:b]) for a, b in bounds]
-        return [explainer.reasons(text, rows[i], categories, top, min_share) if categories else []
-                for i, (text, categories) in enumerate(zip(_as_texts(texts), categories_per_row, strict=True))]
+        texts = _as_texts(texts)
+        wanted = [i for i, categories in enumerate(categories_per_row) if categories]
+        out: list[list[dict]] = [[] for _ in texts]
+        if wanted:
+            found = _Explainer(self).reasons([texts[i] for i in wanted], sp.csr_array(features)[wanted],
+                                             [categories_per_row[i] for i in wanted], top, min_share)
+            for i, reasons in zip(wanted, found, strict=True):
+                out[i] = reasons
+        return out
 
 
 class _Explainer:
-    """Per-call helper for ``AbuseModel.explain``: vocabularies and the heads' coefficients as one matrix."""
+    """Per-call helper for ``AbuseModel.explain``: vocabularies, the heads' coefficients as one matrix, and the
+    words of each whitespace-separated chunk already seen. The arithmetic runs once over all rows' features."""
 
     def __init__(self, model: AbuseModel):
         union = model.features_.named_steps["tfidf"]
@@ -184,50 +187,83 @@ class _Explainer:
         self.n_word = len(self.word_vocab)
         self.categories = {c: k for k, c in enumerate(model.classes_)}
         self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
-        self.value = np.zeros(self.coef.shape[1])
+        self.chunks: dict[str, tuple[array, list[str], list[int | None]]] = {}
 
-    def reasons(self, text: str, row: tuple[np.ndarray, np.ndarray], categories: list[str], top: int,
-                min_share: float) -> list[dict]:
-        """``row``: the text's feature indices and values."""
-        norm, offsets = normalize_with_offsets(text)
-        chunks = [m.span() for m in re.finditer(r"\S+", norm)]
-        if not chunks:
-            return []
-        char_feats, lengths = array("i"), []
-        for a, b in chunks:
-            found = self.char.word_indices(norm[a:b])
-            char_feats.extend(found)
-            lengths.append(len(found))
-        units: list[int] = []
-        feats: list[int] = []
-        factors: list[float] = []
-        starts = [a for a, _ in chunks]
-        tokens = [(m.group(), bisect_left(starts, m.start() + 1) - 1) for m in WORD_TOKEN.finditer(norm)]
-        words = [t for t, _ in tokens]
-        for n in (1, 2):
-            for k in range(len(tokens) - n + 1):
-                f = self.word_vocab.get(words[k] if n == 1 else f"{words[k]} {words[k + 1]}")
-                if f is not None:
-                    units += [u for _, u in tokens[k:k + n]]
-                    feats += [f] * n
-                    factors += [1 / n] * n
-        units = np.concatenate([np.repeat(np.arange(len(chunks)), lengths), units]).astype(np.int64)
+    def _chunk(self, chunk: str) -> tuple[array, list[str], list[int | None]]:
+        """A chunk's char n-gram features, its word tokens and their unigram features."""
+        found = self.chunks.get(chunk)
+        if found is None:
+            tokens = WORD_TOKEN.findall(chunk)  # tokens never cross whitespace: the same as in the whole text
+            found = (self.char.word_indices(chunk), tokens, [self.word_vocab.get(t) for t in tokens])
+            self.chunks[chunk] = found
+        return found
+
+    def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
+                min_share: float) -> list[list[dict]]:
+        """``features``: the texts' rows. A feature's value is shared among the chunks it came from (an n-gram
+        counted twice gives half to each occurrence; a bigram half to each of its two words)."""
+        char_feats, char_lengths = array("i"), []
+        # word features, unigrams then bigrams (the order contributions are summed in): chunk, feature, factor
+        units, feats, factors, pairs = [], [], [], []
+        texts_norm, row_units = [], [0]
+        for text in texts:
+            norm, offsets = normalize_with_offsets(text)
+            spans = [m.span() for m in re.finditer(r"\S+", norm)]
+            base = row_units[-1]
+            previous: tuple[str, int] | None = None
+            for u, (a, b) in enumerate(spans, start=base):
+                chars, tokens, unigrams = self._chunk(norm[a:b])
+                char_feats.extend(chars)
+                char_lengths.append(len(chars))
+                for token, unigram in zip(tokens, unigrams, strict=True):
+                    if unigram is not None:
+                        units.append(u), feats.append(unigram), factors.append(1.0)
+                    if previous is not None:
+                        bigram = self.word_vocab.get(f"{previous[0]} {token}")
+                        if bigram is not None:
+                            pairs += [(previous[1], bigram), (u, bigram)]
+                    previous = (token, u)
+            texts_norm.append((norm, offsets, spans))
+            row_units.append(base + len(spans))
+        units += [u for u, _ in pairs]
+        feats += [f for _, f in pairs]
+        factors += [0.5] * len(pairs)
+        n_units = row_units[-1]
+        unit_row = np.repeat(np.arange(len(texts)), np.diff(row_units))
+        units = np.concatenate([np.repeat(np.arange(n_units), char_lengths), units]).astype(np.int64)
         feats = np.concatenate([np.frombuffer(char_feats, dtype=np.int32) + self.n_word, feats]).astype(np.int64)
         factors = np.concatenate([np.ones(len(char_feats)), factors])
-        self.value[row[0]] = row[1]
-        _, inverse, = np.unique(feats, return_inverse=True)
-        share = self.value[feats] * factors / np.bincount(inverse, weights=factors)[inverse]
-        self.value[row[0]] = 0.0
-        reasons = []
-        for category in categories:
-            weight = np.bincount(units, weights=share * self.coef[self.categories[category], feats],
-                                 minlength=len(chunks))
-            best = np.argsort(-weight, kind="stable")[:top]
-            for u in best[weight[best] >= max(weight[best[0]] * min_share, 1e-9)]:
-                begin, stop = _trimmed(norm, offsets, *chunks[u])
-                reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
-                                "weight": round(float(weight[u]), 4)})
-        return sorted(reasons, key=lambda r: -r["weight"])
+        share = self._shares(features, unit_row[units], feats, factors)
+        weights = np.vstack([np.bincount(units, weights=share * self.coef[k, feats], minlength=n_units)
+                             for k in range(len(self.coef))])
+        out = []
+        for r, (text, (norm, offsets, spans), categories) in enumerate(
+                zip(texts, texts_norm, categories_per_row, strict=True)):
+            reasons = []
+            for category in categories if spans else []:
+                weight = weights[self.categories[category], row_units[r]:row_units[r + 1]]
+                best = np.argsort(-weight, kind="stable")[:top]
+                for u in best[weight[best] >= max(weight[best[0]] * min_share, 1e-9)]:
+                    begin, stop = _trimmed(norm, offsets, *spans[u])
+                    reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
+                                    "weight": round(float(weight[u]), 4)})
+            out.append(sorted(reasons, key=lambda r: -r["weight"]))
+        return out
+
+    @staticmethod
+    def _shares(features: sp.csr_array, rows: np.ndarray, feats: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        """Each occurrence's part of its row's TF-IDF value: value times its factor over the factors of all
+        occurrences of that feature in the row."""
+        features = features.copy()
+        features.sum_duplicates()  # canonical: one entry per feature, sorted, so keys below are sorted
+        width = features.shape[1]
+        have = np.repeat(np.arange(features.shape[0], dtype=np.int64), np.diff(features.indptr)) * width + \
+            features.indices
+        keys = rows * width + feats
+        at = np.minimum(np.searchsorted(have, keys), max(len(have) - 1, 0))
+        value = np.where(have[at] == keys, features.data[at], 0.0) if len(have) else np.zeros(len(keys))
+        _, inverse = np.unique(keys, return_inverse=True)
+        return value * factors / np.bincount(inverse, weights=factors)[inverse]
 
 
 def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:
