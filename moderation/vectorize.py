@@ -15,6 +15,7 @@ Fitting, the vocabulary and the TF-IDF weighting are scikit-learn's own; the mat
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,8 +57,33 @@ class PackedVocabulary:
         return self.vocabulary_
 
 
-class WordTfidf(PackedVocabulary, TfidfVectorizer):
-    """``TfidfVectorizer`` (word analyzer, same parameters) whose vocabulary loads as arrays."""
+class _IndexedTfidf(PackedVocabulary, TfidfVectorizer):
+    """``TfidfVectorizer`` whose transform gathers each document's feature indices (``_indexer``) into one
+    count matrix: no per-document counting dict as scikit-learn keeps, the same matrix."""
+
+    def _indexer(self) -> Callable[[str], Iterable[int]]:
+        raise NotImplementedError
+
+    def transform(self, raw_documents):
+        check_is_fitted(self, msg="The TF-IDF vectorizer is not fitted")
+        if isinstance(raw_documents, str):
+            raise ValueError("Iterable over raw text documents expected, string object received.")
+        indexer, indices, indptr = self._indexer(), array("i"), array("i", [0])
+        for document in raw_documents:
+            indices.extend(indexer(document))
+            indptr.append(len(indices))
+        counts = sp.csr_array((np.ones(len(indices), dtype=self.dtype), np.frombuffer(indices, dtype=np.int32),
+                               np.frombuffer(indptr, dtype=np.int32)), shape=(len(indptr) - 1, len(self.vocabulary_)))
+        counts.sum_duplicates()
+        return self._tfidf.transform(counts, copy=False)
+
+
+class WordTfidf(_IndexedTfidf):
+    """``TfidfVectorizer`` (word analyzer, same parameters and matrix) whose vocabulary loads as arrays."""
+
+    def _indexer(self) -> Callable[[str], Iterable[int]]:
+        analyze, vocabulary = self.build_analyzer(), self.vocabulary_.get
+        return lambda document: [i for i in map(vocabulary, analyze(document)) if i is not None]
 
 
 def char_wb_grams(word: str, ngram_range: tuple[int, int]) -> list[str]:
@@ -71,7 +97,7 @@ def char_wb_grams(word: str, ngram_range: tuple[int, int]) -> list[str]:
     return grams
 
 
-class CharTfidf(PackedVocabulary, TfidfVectorizer):
+class CharTfidf(_IndexedTfidf):
     """``TfidfVectorizer(analyzer="char_wb")`` with a per-word cache of feature indices (not pickled)."""
 
     def __init__(self, *, ngram_range=(3, 5), preprocessor=None, lowercase=True, min_df=1, max_features=None,
@@ -91,21 +117,17 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
                 cache[word] = found
         return found
 
-    def transform(self, raw_documents):
-        check_is_fitted(self, msg="The TF-IDF vectorizer is not fitted")
-        if isinstance(raw_documents, str):
-            raise ValueError("Iterable over raw text documents expected, string object received.")
+    def _indexer(self) -> Callable[[str], Iterable[int]]:
         preprocess, cached = self.build_preprocessor(), self.__dict__.setdefault("_word_cache", {}).get
-        indices, indptr = array("i"), array("i", [0])
-        for document in raw_documents:
+
+        def indices(document: str) -> array:
+            found = array("i")
             for word in preprocess(self.decode(document)).split():
-                found = cached(word)
-                indices.extend(self.word_indices(word) if found is None else found)
-            indptr.append(len(indices))
-        counts = sp.csr_array((np.ones(len(indices), dtype=self.dtype), np.frombuffer(indices, dtype=np.int32),
-                               np.frombuffer(indptr, dtype=np.int32)), shape=(len(indptr) - 1, len(self.vocabulary_)))
-        counts.sum_duplicates()
-        return self._tfidf.transform(counts, copy=False)
+                known = cached(word)
+                found.extend(self.word_indices(word) if known is None else known)
+            return found
+
+        return indices
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in super().__getstate__().items() if k != "_word_cache"}

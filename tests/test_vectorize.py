@@ -65,3 +65,17 @@ def test_word_tfidf_is_scikit_learns_vectorizer():
     assert abs(ours.transform(TRAIN) - theirs.transform(TRAIN)).max() == 0
     assert clone(ours).get_params() == theirs.get_params()
     assert not hasattr(WordTfidf(), "vocabulary_") and not hasattr(WordTfidf(), "idf_")
+
+
+@pytest.mark.parametrize("params", [
+    {"ngram_range": (1, 2), "lowercase": False, "sublinear_tf": True, "min_df": 1, "dtype": np.float32},
+    {"stop_words": "english", "sublinear_tf": True, "max_features": 30},
+])
+@settings(max_examples=50, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.sampled_from("you are an idiot what thanks ΣΑΣ\n\t"), max_size=40)
+                      | st.text(max_size=30), min_size=1, max_size=6))
+def test_word_tfidf_gives_scikit_learns_matrix(params, texts):
+    ours, theirs = WordTfidf(**params).fit(TRAIN), TfidfVectorizer(**params).fit(TRAIN)
+    got, want = ours.transform(texts), theirs.transform(texts)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert abs(got - want).max() == 0
