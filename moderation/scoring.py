@@ -6,6 +6,7 @@ call returns a DataFrame with the same columns whatever the input size, each row
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -190,7 +191,9 @@ def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: P
                "article_id": article_id}
     chunks = _with_copies(_chunks(rows, chunk_size)) if moderator.offtopic is not None else (
         (chunk, None) for chunk in _chunks(rows, chunk_size))
-    if jobs <= 1:
+    first = list(itertools.islice(chunks, 2))
+    chunks = itertools.chain(first, chunks)
+    if jobs <= 1 or len(first) < 2:  # one chunk: starting workers would take longer than scoring it
         for chunk, copies in chunks:
             yield from _score_chunk(moderator, chunk, copies, **options)
         return
