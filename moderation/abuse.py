@@ -7,8 +7,10 @@ head can be traced back to the comment. Each head trains only on rows whose labe
 
 from __future__ import annotations
 
+import itertools
 import re
 from array import array
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -176,6 +178,18 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         return out
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """What ``_Explainer`` reads from one whitespace-separated chunk of normalised text: its char n-gram
+    features, its word unigram features, the bigram features inside it, and its first and last word tokens."""
+
+    chars: array
+    unigrams: list[int]
+    bigrams: list[int]
+    first: str | None
+    last: str | None
+
+
 class _Explainer:
     """Per-call helper for ``AbuseModel.explain``: vocabularies, the heads' coefficients as one matrix, and the
     words of each whitespace-separated chunk already seen. The arithmetic runs once over all rows' features."""
@@ -187,14 +201,17 @@ class _Explainer:
         self.n_word = len(self.word_vocab)
         self.categories = {c: k for k, c in enumerate(model.classes_)}
         self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
-        self.chunks: dict[str, tuple[array, list[str], list[int | None]]] = {}
+        self.chunks: dict[str, _Chunk] = {}
 
-    def _chunk(self, chunk: str) -> tuple[array, list[str], list[int | None]]:
-        """A chunk's char n-gram features, its word tokens and their unigram features."""
+    def _chunk(self, chunk: str) -> _Chunk:
         found = self.chunks.get(chunk)
         if found is None:
             tokens = WORD_TOKEN.findall(chunk)  # tokens never cross whitespace: the same as in the whole text
-            found = (self.char.word_indices(chunk), tokens, [self.word_vocab.get(t) for t in tokens])
+            pairs = map(self.word_vocab.get, map(" ".join, itertools.pairwise(tokens)))
+            found = _Chunk(self.char.word_indices(chunk),
+                           [f for f in map(self.word_vocab.get, tokens) if f is not None],
+                           [f for f in pairs if f is not None],
+                           tokens[0] if tokens else None, tokens[-1] if tokens else None)
             self.chunks[chunk] = found
         return found
 
@@ -203,31 +220,35 @@ class _Explainer:
         """``features``: the texts' rows. A feature's value is shared among the chunks it came from (an n-gram
         counted twice gives half to each occurrence; a bigram half to each of its two words)."""
         char_feats, char_lengths = array("i"), []
-        # word features, unigrams then bigrams (the order contributions are summed in): chunk, feature, factor
-        units, feats, factors, pairs = [], [], [], []
+        # word features, unigrams then bigrams in text order (the order contributions are summed in)
+        unigram_units, unigrams, bigram_units, bigrams = array("q"), array("q"), array("q"), array("q")
         texts_norm, row_units = [], [0]
         for text in texts:
             norm, offsets = normalize_with_offsets(text)
             spans = [m.span() for m in re.finditer(r"\S+", norm)]
             base = row_units[-1]
-            previous: tuple[str, int] | None = None
+            last: tuple[str, int] | None = None  # the text's last token so far and its chunk
             for u, (a, b) in enumerate(spans, start=base):
-                chars, tokens, unigrams = self._chunk(norm[a:b])
-                char_feats.extend(chars)
-                char_lengths.append(len(chars))
-                for token, unigram in zip(tokens, unigrams, strict=True):
-                    if unigram is not None:
-                        units.append(u), feats.append(unigram), factors.append(1.0)
-                    if previous is not None:
-                        bigram = self.word_vocab.get(f"{previous[0]} {token}")
-                        if bigram is not None:
-                            pairs += [(previous[1], bigram), (u, bigram)]
-                    previous = (token, u)
+                chunk = self._chunk(norm[a:b])
+                char_feats.extend(chunk.chars)
+                char_lengths.append(len(chunk.chars))
+                unigram_units.extend([u] * len(chunk.unigrams))
+                unigrams.extend(chunk.unigrams)
+                if chunk.first is None:
+                    continue
+                if last is not None:  # the bigram across the whitespace
+                    across = self.word_vocab.get(f"{last[0]} {chunk.first}")
+                    if across is not None:
+                        bigram_units.extend((last[1], u))
+                        bigrams.extend((across, across))
+                bigram_units.extend([u] * (2 * len(chunk.bigrams)))
+                bigrams.extend(f for f in chunk.bigrams for _ in range(2))
+                last = (chunk.last, u)
             texts_norm.append((norm, offsets, spans))
             row_units.append(base + len(spans))
-        units += [u for u, _ in pairs]
-        feats += [f for _, f in pairs]
-        factors += [0.5] * len(pairs)
+        units = np.concatenate([np.frombuffer(unigram_units, np.int64), np.frombuffer(bigram_units, np.int64)])
+        feats = np.concatenate([np.frombuffer(unigrams, np.int64), np.frombuffer(bigrams, np.int64)])
+        factors = np.concatenate([np.ones(len(unigrams)), np.full(len(bigrams), 0.5)])
         n_units = row_units[-1]
         unit_row = np.repeat(np.arange(len(texts)), np.diff(row_units))
         units = np.concatenate([np.repeat(np.arange(n_units), char_lengths), units]).astype(np.int64)
