@@ -7,15 +7,16 @@ head can be traced back to the comment. Each head trains only on rows whose labe
 
 from __future__ import annotations
 
+import itertools
 import re
 from array import array
-from bisect import bisect_left
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -24,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from moderation.lexicon import GROUP_WORDS, NEUTRAL_WORDS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
-from moderation.vectorize import CharTfidf
+from moderation.vectorize import CharTfidf, WordTfidf
 
 WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, so spans match features
 
@@ -48,11 +49,10 @@ def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, 
     word n-grams of the generalised text (``generalize``) when ``generalized_ngrams`` is set."""
     common = {"sublinear_tf": True, "min_df": min_df, "max_features": max_features, "dtype": np.float32,
               "lowercase": False}
-    views = [("word", TfidfVectorizer(ngram_range=word_ngrams, **common)),
+    views = [("word", WordTfidf(ngram_range=word_ngrams, **common)),
              ("char", CharTfidf(ngram_range=char_ngrams, **common))]
     if generalized_ngrams:
-        views.append(("generalized", TfidfVectorizer(ngram_range=generalized_ngrams, preprocessor=generalize,
-                                                     **common)))
+        views.append(("generalized", WordTfidf(ngram_range=generalized_ngrams, preprocessor=generalize, **common)))
     return Pipeline([("normalize", FunctionTransformer(normalize_all)), ("tfidf", FeatureUnion(views))])
 
 
@@ -200,16 +200,32 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         ``min_share`` of the strongest one's weight: a few clear words are what a moderator's screen should
         highlight (and what matches human-marked toxic spans best, see benchmarks/abuse.py).
         """
-        explainer = _Explainer(self)
-        features = sp.csr_array(features)
-        bounds = zip(features.indptr[:-1], features.indptr[1:], strict=True)
-        rows = [(features.indices[a:b], features.data[a:b]) for a, b in bounds]
-        return [explainer.reasons(text, rows[i], categories, top, min_share) if categories else []
-                for i, (text, categories) in enumerate(zip(_as_texts(texts), categories_per_row, strict=True))]
+        texts = _as_texts(texts)
+        wanted = [i for i, categories in enumerate(categories_per_row) if categories]
+        out: list[list[dict]] = [[] for _ in texts]
+        if wanted:
+            found = _Explainer(self).reasons([texts[i] for i in wanted], sp.csr_array(features)[wanted],
+                                             [categories_per_row[i] for i in wanted], top, min_share)
+            for i, reasons in zip(wanted, found, strict=True):
+                out[i] = reasons
+        return out
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """What ``_Explainer`` reads from one whitespace-separated chunk of normalised text: its char n-gram
+    features, its word unigram features, the bigram features inside it, and its first and last word tokens."""
+
+    chars: array
+    unigrams: list[int]
+    bigrams: list[int]
+    first: str | None
+    last: str | None
 
 
 class _Explainer:
-    """Per-call helper for ``AbuseModel.explain``: vocabularies and the heads' coefficients as one matrix."""
+    """Per-call helper for ``AbuseModel.explain``: vocabularies, the heads' coefficients as one matrix, and the
+    words of each whitespace-separated chunk already seen. The arithmetic runs once over all rows' features."""
 
     def __init__(self, model: AbuseModel):
         union = model.features_.named_steps["tfidf"]
@@ -218,50 +234,90 @@ class _Explainer:
         self.n_word = len(self.word_vocab)
         self.categories = {c: k for k, c in enumerate(model.classes_)}
         self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
-        self.value = np.zeros(self.coef.shape[1])
+        self.chunks: dict[str, _Chunk] = {}
 
-    def reasons(self, text: str, row: tuple[np.ndarray, np.ndarray], categories: list[str], top: int,
-                min_share: float) -> list[dict]:
-        """``row``: the text's feature indices and values."""
-        norm, offsets = normalize_with_offsets(text)
-        chunks = [m.span() for m in re.finditer(r"\S+", norm)]
-        if not chunks:
-            return []
-        char_feats, lengths = array("i"), []
-        for a, b in chunks:
-            found = self.char.word_indices(norm[a:b])
-            char_feats.extend(found)
-            lengths.append(len(found))
-        units: list[int] = []
-        feats: list[int] = []
-        factors: list[float] = []
-        starts = [a for a, _ in chunks]
-        tokens = [(m.group(), bisect_left(starts, m.start() + 1) - 1) for m in WORD_TOKEN.finditer(norm)]
-        words = [t for t, _ in tokens]
-        for n in (1, 2):
-            for k in range(len(tokens) - n + 1):
-                f = self.word_vocab.get(words[k] if n == 1 else f"{words[k]} {words[k + 1]}")
-                if f is not None:
-                    units += [u for _, u in tokens[k:k + n]]
-                    feats += [f] * n
-                    factors += [1 / n] * n
-        units = np.concatenate([np.repeat(np.arange(len(chunks)), lengths), units]).astype(np.int64)
+    def _chunk(self, chunk: str) -> _Chunk:
+        found = self.chunks.get(chunk)
+        if found is None:
+            tokens = WORD_TOKEN.findall(chunk)  # tokens never cross whitespace: the same as in the whole text
+            pairs = map(self.word_vocab.get, map(" ".join, itertools.pairwise(tokens)))
+            found = _Chunk(self.char.word_indices(chunk),
+                           [f for f in map(self.word_vocab.get, tokens) if f is not None],
+                           [f for f in pairs if f is not None],
+                           tokens[0] if tokens else None, tokens[-1] if tokens else None)
+            self.chunks[chunk] = found
+        return found
+
+    def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
+                min_share: float) -> list[list[dict]]:
+        """``features``: the texts' rows. A feature's value is shared among the chunks it came from (an n-gram
+        counted twice gives half to each occurrence; a bigram half to each of its two words)."""
+        char_feats, char_lengths = array("i"), []
+        # word features, unigrams then bigrams in text order (the order contributions are summed in)
+        unigram_units, unigrams, bigram_units, bigrams = array("q"), array("q"), array("q"), array("q")
+        texts_norm, row_units = [], [0]
+        for text in texts:
+            norm, offsets = normalize_with_offsets(text)
+            spans = [m.span() for m in re.finditer(r"\S+", norm)]
+            base = row_units[-1]
+            last: tuple[str, int] | None = None  # the text's last token so far and its chunk
+            for u, (a, b) in enumerate(spans, start=base):
+                chunk = self._chunk(norm[a:b])
+                char_feats.extend(chunk.chars)
+                char_lengths.append(len(chunk.chars))
+                unigram_units.extend([u] * len(chunk.unigrams))
+                unigrams.extend(chunk.unigrams)
+                if chunk.first is None:
+                    continue
+                if last is not None:  # the bigram across the whitespace
+                    across = self.word_vocab.get(f"{last[0]} {chunk.first}")
+                    if across is not None:
+                        bigram_units.extend((last[1], u))
+                        bigrams.extend((across, across))
+                bigram_units.extend([u] * (2 * len(chunk.bigrams)))
+                bigrams.extend(f for f in chunk.bigrams for _ in range(2))
+                last = (chunk.last, u)
+            texts_norm.append((norm, offsets, spans))
+            row_units.append(base + len(spans))
+        units = np.concatenate([np.frombuffer(unigram_units, np.int64), np.frombuffer(bigram_units, np.int64)])
+        feats = np.concatenate([np.frombuffer(unigrams, np.int64), np.frombuffer(bigrams, np.int64)])
+        factors = np.concatenate([np.ones(len(unigrams)), np.full(len(bigrams), 0.5)])
+        n_units = row_units[-1]
+        unit_row = np.repeat(np.arange(len(texts)), np.diff(row_units))
+        units = np.concatenate([np.repeat(np.arange(n_units), char_lengths), units]).astype(np.int64)
         feats = np.concatenate([np.frombuffer(char_feats, dtype=np.int32) + self.n_word, feats]).astype(np.int64)
         factors = np.concatenate([np.ones(len(char_feats)), factors])
-        self.value[row[0]] = row[1]
-        _, inverse, = np.unique(feats, return_inverse=True)
-        share = self.value[feats] * factors / np.bincount(inverse, weights=factors)[inverse]
-        self.value[row[0]] = 0.0
-        reasons = []
-        for category in categories:
-            weight = np.bincount(units, weights=share * self.coef[self.categories[category], feats],
-                                 minlength=len(chunks))
-            best = np.argsort(-weight, kind="stable")[:top]
-            for u in best[weight[best] >= max(weight[best[0]] * min_share, 1e-9)]:
-                begin, stop = _trimmed(norm, offsets, *chunks[u])
-                reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
-                                "weight": round(float(weight[u]), 4)})
-        return sorted(reasons, key=lambda r: -r["weight"])
+        share = self._shares(features, unit_row[units], feats, factors)
+        weights = np.vstack([np.bincount(units, weights=share * self.coef[k, feats], minlength=n_units)
+                             for k in range(len(self.coef))])
+        out = []
+        for r, (text, (norm, offsets, spans), categories) in enumerate(
+                zip(texts, texts_norm, categories_per_row, strict=True)):
+            reasons = []
+            for category in categories if spans else []:
+                weight = weights[self.categories[category], row_units[r]:row_units[r + 1]]
+                best = np.argsort(-weight, kind="stable")[:top]
+                for u in best[weight[best] >= max(weight[best[0]] * min_share, 1e-9)]:
+                    begin, stop = _trimmed(norm, offsets, *spans[u])
+                    reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
+                                    "weight": round(float(weight[u]), 4)})
+            out.append(sorted(reasons, key=lambda r: -r["weight"]))
+        return out
+
+    @staticmethod
+    def _shares(features: sp.csr_array, rows: np.ndarray, feats: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        """Each occurrence's part of its row's TF-IDF value: value times its factor over the factors of all
+        occurrences of that feature in the row."""
+        features = features.copy()
+        features.sum_duplicates()  # canonical: one entry per feature, sorted, so keys below are sorted
+        width = features.shape[1]
+        have = np.repeat(np.arange(features.shape[0], dtype=np.int64), np.diff(features.indptr)) * width + \
+            features.indices
+        keys = rows * width + feats
+        at = np.minimum(np.searchsorted(have, keys), max(len(have) - 1, 0))
+        value = np.where(have[at] == keys, features.data[at], 0.0) if len(have) else np.zeros(len(keys))
+        _, inverse = np.unique(keys, return_inverse=True)
+        return value * factors / np.bincount(inverse, weights=factors)[inverse]
 
 
 def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:

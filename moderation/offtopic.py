@@ -11,6 +11,7 @@ cannot learn them, and a site can tune them without retraining.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from moderation.vectorize import CharTfidf
+from moderation.vectorize import CharTfidf, WordTfidf
 
 URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"']+"
@@ -65,6 +66,13 @@ GATE_TOKENS = 40
 GATE_WIDTH = 0.25
 OVERLAP_FEATURES = {"cos_article", "cos_passage", "overlap", "names_shared", "rare_shared"}
 SPAM_PATTERNS = {"link": URL, "phone": PHONE, "email": EMAIL, "promo": PROMO}
+# A cheap test that is true of every text its pattern matches in: most comments skip the patterns' slow scans.
+SPAM_HINTS = {
+    "link": re.compile(r"://|www\.|\.\w", re.IGNORECASE).search,
+    "phone": re.compile(r"\d{3}").search,
+    "email": lambda text: "@" in text,
+    "promo": lambda text: True,
+}
 SPAM_MESSAGES = {
     "link": "link to another site",
     "phone": "phone number",
@@ -90,15 +98,54 @@ def _column(X: pd.DataFrame, name: str) -> list[str]:
 
 def duplicate_key(text: str) -> str | None:
     """Same words regardless of case, punctuation, numbers, links and order; None for very short text."""
-    words = sorted(set(WORD.findall(URL.sub(" ", text.lower()))))
+    text = text.lower()
+    words = sorted(set(WORD.findall(URL.sub(" ", text) if SPAM_HINTS["link"](text) else text)))
     return " ".join(words) if len(words) >= 4 else None
+
+
+def duplicate_hashes(texts: list[str]) -> np.ndarray:
+    """A stable 64-bit hash of each text's duplicate key, 0 where it has none: what counting copies across
+    chunks, files, processes or machines needs to exchange (the same in every process, unlike ``hash``)."""
+    out = np.zeros(len(texts), dtype=np.uint64)
+    for i, text in enumerate(texts):
+        key = duplicate_key(text)
+        if key is not None:
+            digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            out[i] = int.from_bytes(digest, "little") or 1
+    return out
+
+
+@dataclass(frozen=True)
+class CopyCounts:
+    """How many comments of a whole input share each duplicate-key hash.
+
+    The "same text as N other comments" signal reads it, so that a comment's score never depends on which
+    chunk, partition or batch it is scored in: count every row's ``duplicate_hashes`` first (``of``, or add up
+    per-partition value counts into ``hashes``/``counts``), then give ``others(hashes)`` of each chunk's rows
+    to ``OffTopicModel.batch``.
+    """
+
+    hashes: np.ndarray  # sorted, unique, without 0
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, hashes: np.ndarray) -> CopyCounts:
+        uniques, counts = np.unique(hashes[hashes != 0], return_counts=True)
+        return cls(uniques, counts)
+
+    def others(self, hashes: np.ndarray) -> np.ndarray:
+        """For each hash, how many other comments share it (0 for texts without a key)."""
+        if not len(self.hashes):
+            return np.zeros(len(hashes))
+        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        found = (hashes != 0) & (self.hashes[at] == hashes)
+        return np.where(found, self.counts[at] - 1, 0).astype(float)
 
 
 def duplicate_counts(texts: list[str]) -> np.ndarray:
     """For each text, how many other texts in the batch share its duplicate key."""
-    keys = pd.Series([duplicate_key(text) for text in texts], dtype=object)
-    counts = keys.map(keys.value_counts()).fillna(1).to_numpy(float)
-    return counts - 1
+    hashes = duplicate_hashes(texts)
+    return CopyCounts.of(hashes).others(hashes)
 
 
 def shouting(text: str) -> float:
@@ -106,11 +153,13 @@ def shouting(text: str) -> float:
     return sum(len(word) for word in CAPS_WORD.findall(text)) / letters if letters >= 12 else 0.0
 
 
-def spam_signals(texts: list[str]) -> np.ndarray:
-    """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates in the batch."""
-    counts = [[len(pattern.findall(text)) for pattern in SPAM_PATTERNS.values()] for text in texts]
+def spam_signals(texts: list[str], copies: np.ndarray | None = None) -> np.ndarray:
+    """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates: ``copies``
+    (``CopyCounts.others``), else counted within ``texts``."""
+    counts = [[len(pattern.findall(text)) if SPAM_HINTS[name](text) else 0 for name, pattern in SPAM_PATTERNS.items()]
+              for text in texts]
     counts = np.array(counts, dtype=float).reshape(len(texts), len(SPAM_PATTERNS))
-    return np.log1p(np.column_stack([counts, duplicate_counts(texts)]))
+    return np.log1p(np.column_stack([counts, duplicate_counts(texts) if copies is None else copies]))
 
 
 def names(text: str) -> list[re.Match]:
@@ -193,7 +242,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             raise ValueError("y must be 0/1 labels or fractions in [0, 1]")
         weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.classes_ = np.array([0, 1])
-        self.similarity_ = TfidfVectorizer(
+        self.similarity_ = WordTfidf(
             stop_words="english",
             sublinear_tf=True,
             min_df=2,
@@ -318,9 +367,11 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     def _rare(self, tokens: set[str]) -> set[str]:
         return {t for t in tokens if t not in self.common_terms_ and t.isalpha()}
 
-    def batch(self, X: pd.DataFrame) -> _Batch:
-        """Everything scoring and explaining read from a batch of (comment, article) rows, computed once: the
-        near-duplicate counts are counts within this batch."""
+    def batch(self, X: pd.DataFrame, copies: np.ndarray | None = None) -> _Batch:
+        """Everything scoring and explaining read from a batch of (comment, article) rows, computed once.
+
+        ``copies``: per row, how many other comments of the whole input share its duplicate key
+        (``CopyCounts.others``); without it, near-duplicates are counted within this batch."""
         texts, articles = _column(X, "text"), self._articles(X)
         has_article = np.array([article != "" for article in articles], dtype=bool)
         text_scores = np.zeros(len(texts))
@@ -332,7 +383,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             texts,
             features,
             prepared.has_article,
-            spam_signals(texts),
+            spam_signals(texts, copies),
             [prepared.token_sets[code] for code in prepared.codes],
         )
 

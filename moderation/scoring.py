@@ -6,6 +6,8 @@ call returns a DataFrame with the same columns whatever the input size, each row
 
 from __future__ import annotations
 
+import gc
+import itertools
 import os
 
 import numpy as np
@@ -74,12 +76,15 @@ class Moderator(ClassifierMixin, BaseEstimator):
         return (["id", "decision", "reason_codes"] + [f"p_{c}" for c in self.categories]
                 + (["off_topic_basis"] if self.offtopic is not None else []) + ["reasons", "model_version"])
 
-    def score(self, data, article=None, reasons: str = "flagged", policy: Policy | None = None) -> pd.DataFrame:
+    def score(self, data, article=None, reasons: str = "flagged", policy: Policy | None = None,
+              copies: np.ndarray | None = None) -> pd.DataFrame:
         """Probabilities, decision, reason codes and reasons for each comment, in input order.
 
         ``data``: comments as a list/Series of strings or a DataFrame with ``text`` (and optional ``id``,
         ``article``). ``article``: one article text for all, or one per comment. ``reasons``: "flagged"
-        (terms for comments not approved), "all" or "none".
+        (terms for comments not approved), "all" or "none". ``copies``: per comment, how many other comments
+        of the whole input share its text (``offtopic.CopyCounts.others``), for a caller scoring an input in
+        parts; by default copies are counted among the comments of this call.
         """
         if reasons not in REASON_MODES:
             raise ValueError(f"reasons must be one of {REASON_MODES}, not {reasons!r}")
@@ -90,7 +95,7 @@ class Moderator(ClassifierMixin, BaseEstimator):
         batch = None
         if self.offtopic is not None:
             pairs = pd.DataFrame({"text": texts, "article": frame["article"]})
-            batch = self.offtopic.batch(pairs)
+            batch = self.offtopic.batch(pairs, copies)
             proba["off_topic"] = self.offtopic.proba_from_batch(batch)[:, 1]
         decisions, codes, triggered = (policy or self.policy).decide(proba)
         out = pd.DataFrame({"id": frame["id"].astype(str), "decision": decisions, "reason_codes": codes})
@@ -132,6 +137,9 @@ def load(path: str | os.PathLike | None = None, offtopic_path: str | os.PathLike
     off = artifacts.load(offtopic_path) if offtopic_path else registry.load_current("offtopic", required=False)
     cards = [abuse.card] + ([off.card] if off else [])
     version = "+".join(card["version"] for card in cards)
+    # The models' ~200k objects live as long as the process: frozen, the garbage collector stops walking them
+    # on every full collection (15-25 % of scoring time), and forked workers keep sharing their pages.
+    gc.freeze()
     return Moderator(abuse.estimator, off.estimator if off else None, Policy.from_cards(*cards), version)
 
 
@@ -156,19 +164,47 @@ def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: P
 
     Rows that could not be read, or whose text is empty, come out as error rows naming their line.
     Articles come from the row's ``article_column`` or, with ``articles``, by the row's ``article_id`` field.
+    With the off-topic model, copies of a comment are counted across all ``rows`` first (one pass that spools
+    the chunks to a temporary file), so no decision depends on which chunk a row falls in.
     With ``jobs`` > 1, chunks are scored by forked worker processes sharing the loaded model.
     """
     options = {"reasons": reasons, "policy": policy, "article_column": article_column, "articles": articles,
                "article_id": article_id}
-    if jobs <= 1:
-        for chunk in _chunks(rows, chunk_size):
-            yield from _score_chunk(moderator, chunk, **options)
+    chunks = _with_copies(_chunks(rows, chunk_size)) if moderator.offtopic is not None else (
+        (chunk, None) for chunk in _chunks(rows, chunk_size))
+    first = list(itertools.islice(chunks, 2))
+    chunks = itertools.chain(first, chunks)
+    if jobs <= 1 or len(first) < 2:  # one chunk: starting workers would take longer than scoring it
+        for chunk, copies in chunks:
+            yield from _score_chunk(moderator, chunk, copies, **options)
         return
     from moderation.workers import ordered_map
 
-    for scored in ordered_map(lambda chunk: list(_score_chunk(moderator, chunk, **options)),
-                              _chunks(rows, chunk_size), jobs):
+    for scored in ordered_map(lambda item: list(_score_chunk(moderator, *item, **options)), chunks, jobs):
         yield from scored
+
+
+def _scorable(row) -> bool:
+    return row.error is None and row.text is not None and bool(row.text.strip())
+
+
+def _with_copies(chunks):
+    """``(chunk, copies of its scorable rows)`` for each chunk, copies counted over all chunks: the chunks
+    are spooled to a temporary file while every row's duplicate key is hashed, then read back."""
+    import pickle
+    import tempfile
+
+    from moderation.offtopic import CopyCounts, duplicate_hashes
+
+    with tempfile.TemporaryFile() as spool:
+        hashes = []
+        for chunk in chunks:
+            hashes.append(duplicate_hashes([row.text for row in chunk if _scorable(row)]))
+            pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
+        counts = CopyCounts.of(np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
+        spool.seek(0)
+        for chunk_hashes in hashes:
+            yield pickle.load(spool), counts.others(chunk_hashes)
 
 
 def _article_of(row, article_column, articles, article_id) -> str | None:
@@ -178,19 +214,19 @@ def _article_of(row, article_column, articles, article_id) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _score_chunk(moderator, chunk, reasons, policy, article_column, articles, article_id):
+def _score_chunk(moderator, chunk, copies, reasons, policy, article_column, articles, article_id):
     """Score one chunk's readable rows together; error rows pass through in place."""
-    good = [r for r in chunk if r.error is None and r.text is not None and r.text.strip()]
+    good = [r for r in chunk if _scorable(r)]
     scored = iter(())
     if good:
         frame = pd.DataFrame({"id": [r.id for r in good], "text": [r.text for r in good],
                               "article": [_article_of(r, article_column, articles, article_id) for r in good]})
-        scored = iter(moderator.score(frame, reasons=reasons, policy=policy).to_dict("records"))
+        scored = iter(moderator.score(frame, reasons=reasons, policy=policy, copies=copies).to_dict("records"))
     for row in chunk:
         base = {k: row.extra.get(k) for k in PAGE_COLUMNS if k in row.extra}
         if "page" in base:
             base["text"] = row.text
-        if row.error is None and row.text is not None and row.text.strip():
+        if _scorable(row):
             yield base | next(scored) | {"error": None}
         else:
             error = row.error or f"{row.source}:{row.line}: empty text, nothing to score"

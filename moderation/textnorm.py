@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import html
 import re
+import string
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 _LEET = str.maketrans({"0": "o", "1": "i", "!": "i", "3": "e", "4": "a", "@": "a", "$": "s", "5": "s", "7": "t",
                        "|": "i", "€": "e"})
@@ -46,31 +48,53 @@ def _deleet(match: re.Match) -> str:
     return word if _NOT_LEET.fullmatch(word) else word.translate(_LEET)
 
 
-# (pattern, replacement): applied in order. Replacement is a string or a function of the match.
-RULES: tuple[tuple[re.Pattern, str | Callable[[re.Match], str]], ...] = (
-    (re.compile(r"(?:\\x[0-9a-fA-F]{2})+|\\u[0-9a-fA-F]{4}|\\[ntr'\"\\]"), _decode_escape),
-    (re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});"), lambda m: html.unescape(m.group(0))),
-    (re.compile(r"https?://\S+|www\.\S+"), " url "),
-    (re.compile(r"[A-Z]+"), lambda m: m.group(0).lower()),  # a run at a time: same length, offsets kept
-    (re.compile(r"[^\x00-\x7f]"), lambda m: _fold(m.group(0))),
+@dataclass(frozen=True)
+class Rule:
+    """``pattern`` matches are replaced by ``replacement`` (a string or a function of the match).
+
+    ``hint`` is a cheap test that is False only when the pattern cannot match (a comment without a digit
+    holds no ``sh1t``), so most comments skip most scans. ``whole`` does the same replacement on the whole
+    text at once where it keeps every character's place.
+    """
+
+    pattern: re.Pattern
+    replacement: str | Callable[[re.Match], str]
+    hint: Callable[[str], bool] = lambda text: True
+    whole: Callable[[str], str] | None = None
+
+    def replace(self, match: re.Match) -> str:
+        return self.replacement if isinstance(self.replacement, str) else self.replacement(match)
+
+
+def _has_any(characters: str) -> Callable[[str], bool]:
+    return lambda text: any(c in text for c in characters)
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+# Applied in order.
+RULES: tuple[Rule, ...] = (
+    Rule(re.compile(r"(?:\\x[0-9a-fA-F]{2})+|\\u[0-9a-fA-F]{4}|\\[ntr'\"\\]"), _decode_escape, _has_any("\\")),
+    Rule(re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});"), lambda m: html.unescape(m.group(0)),
+         _has_any("&")),
+    Rule(re.compile(r"https?://\S+|www\.\S+"), " url ", lambda text: "http" in text or "www." in text),
+    Rule(re.compile(r"[A-Z]+"), lambda m: m.group(0).lower(), whole=lambda text: text.translate(_ASCII_LOWER)),
+    Rule(re.compile(r"[^\x00-\x7f]"), lambda m: _fold(m.group(0)), lambda text: not text.isascii()),
     # a word mixing letters with look-alike digits or symbols: 1d10t, sh1t, a$$, @ss, b!tch
-    (re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[0-9@$!|][\w@$!|]*)[a-z0-9@$!|]{3,}(?![\w@$!|])"),
-     _deleet),
+    Rule(re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[0-9@$!|][\w@$!|]*)[a-z0-9@$!|]{3,}(?![\w@$!|])"),
+         _deleet, _has_any("0123456789@$!|")),
     # letters spelled out one by one: f u c k, f.u.c.k, s-h-i-t
-    (re.compile(r"\b(?:[a-z][ ._\-*]){2,}[a-z]\b"), lambda m: re.sub(r"[ ._\-*]", "", m.group(0))),
+    Rule(re.compile(r"\b(?:[a-z][ ._\-*]){2,}[a-z]\b"), lambda m: re.sub(r"[ ._\-*]", "", m.group(0))),
     # stretched letters: fuuuuuck -> fuuck
-    (re.compile(r"([a-z])\1{2,}"), lambda m: m.group(1) * 2),
+    Rule(re.compile(r"([a-z])\1{2,}"), lambda m: m.group(1) * 2),
 )
-
-
-def _replacement(rule: str | Callable[[re.Match], str], match: re.Match) -> str:
-    return rule if isinstance(rule, str) else rule(match)
 
 
 def normalize(text: str) -> str:
     """The text the models see."""
-    for pattern, rule in RULES:
-        text = pattern.sub(lambda m, rule=rule: _replacement(rule, m), text)
+    for rule in RULES:
+        if rule.hint(text):
+            text = rule.whole(text) if rule.whole else rule.pattern.sub(rule.replace, text)
     return text
 
 
@@ -78,31 +102,43 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """``normalize(text)`` and, for each of its characters and one past the end, the original index.
 
     A replacement of the same length maps character to character; any other maps all its characters to
-    the start of what it replaced, and the end sentinel keeps spans closed at the original end.
+    the start of what it replaced, and the end sentinel keeps spans closed at the original end. Offsets
+    are built only once a replacement changes the length (most comments keep it: lower-casing).
     """
-    offsets = list(range(len(text) + 1))
-    for pattern, rule in RULES:
-        pieces: list[str] = []
-        new_offsets: list[int] = []
-        last = 0
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            pieces.append(text[last:start])
-            new_offsets.extend(offsets[last:start])
-            repl = _replacement(rule, match)
-            pieces.append(repl)
-            if len(repl) == end - start:
-                new_offsets.extend(offsets[start:end])
-            else:
-                new_offsets.extend([offsets[start]] * len(repl))
-            last = end
-        if not pieces:
+    offsets: list[int] | None = None
+    for rule in RULES:
+        if not rule.hint(text):
             continue
+        if rule.whole:
+            text = rule.whole(text)
+            continue
+        matches = list(rule.pattern.finditer(text))
+        if not matches:
+            continue
+        pieces: list[str] = []
+        replaced: list[tuple[int, int, int]] = []  # start, end, length of the replacement
+        last = 0
+        for match in matches:
+            start, end = match.span()
+            repl = rule.replace(match)
+            pieces += [text[last:start], repl]
+            replaced.append((start, end, len(repl)))
+            last = end
         pieces.append(text[last:])
-        new_offsets.extend(offsets[last:])
+        if any(end - start != length for start, end, length in replaced):
+            offsets = _moved(offsets if offsets is not None else list(range(len(text) + 1)), replaced)
         text = "".join(pieces)
-        offsets = new_offsets
-    return text, offsets
+    return text, offsets if offsets is not None else list(range(len(text) + 1))
+
+
+def _moved(offsets: list[int], replaced: list[tuple[int, int, int]]) -> list[int]:
+    new: list[int] = []
+    last = 0
+    for start, end, length in replaced:
+        new += offsets[last:start]
+        new += offsets[start:end] if length == end - start else [offsets[start]] * length
+        last = end
+    return new + offsets[last:]
 
 
 def original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from sklearn.base import clone
 
 from moderation import artifacts
 from moderation.corpora import shared_dir
-from moderation.offtopic import OffTopicModel, duplicate_key
+from moderation.offtopic import SPAM_HINTS, SPAM_PATTERNS, CopyCounts, OffTopicModel, duplicate_hashes, duplicate_key
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -141,6 +141,23 @@ def test_near_duplicates_across_the_batch(model, article):
     assert duplicate_key(copies[0]) == duplicate_key(copies[1]) and duplicate_key("ok") is None
 
 
+def test_copies_counted_elsewhere_give_the_same_score(model, article):
+    """A Dask partition or a chunk scores with copies counted over the whole input (``CopyCounts``)."""
+    texts = ["Buy cheap watches today at our shop", "buy CHEAP watches today at our shop!", "short", "",
+             "Interceptors in Alaska change the NATO shield talks."]
+    hashes = duplicate_hashes(texts)
+    assert hashes[0] == hashes[1] and hashes[2] == hashes[3] == 0 and len(set(hashes.tolist())) == 3
+    whole = CopyCounts.of(hashes)
+    assert whole.others(hashes).tolist() == [1, 1, 0, 0, 0]
+    assert CopyCounts.of(hashes[:0]).others(hashes).tolist() == [0] * 5
+    frame = pd.DataFrame({"text": texts, "article": article})
+    together = model.proba_from_batch(model.batch(frame))[:, 1]
+    parts = [model.proba_from_batch(model.batch(frame.iloc[rows], whole.others(hashes[rows])))[:, 1]
+             for rows in ([0, 2], [1, 3, 4])]
+    assert np.allclose(np.concatenate(parts), together[[0, 2, 1, 3, 4]])
+    assert model.proba_from_batch(model.batch(frame.iloc[[0]]))[0, 1] < together[0]
+
+
 def test_bad_input_gets_a_score_and_a_basis(model, article):
     huge = (article + "\n\n") * (1_000_000 // len(article) + 1)
     frame = pd.DataFrame(
@@ -184,3 +201,11 @@ def test_shipped_model_ranks_spam_above_a_relevant_comment():
     relevant, spam = artifact.estimator.predict_proba(frame)[:, 1]
     assert spam > relevant
     assert spam >= artifact.card["thresholds"]["off_topic"]["review"] > relevant
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from("aWw.:/cOmnEt@1234567890 -()+$\u0131\u212a"), max_size=40)
+       | st.text(max_size=60))
+def test_spam_hints_hold_wherever_their_pattern_matches(text):
+    for name, pattern in SPAM_PATTERNS.items():
+        assert SPAM_HINTS[name](text) or not pattern.search(text), name

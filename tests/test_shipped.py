@@ -58,3 +58,28 @@ def test_plain_and_disguised_abuse_is_flagged(shipped, text):
 def test_empty_whitespace_and_huge_comments(shipped):
     out = shipped.score(["", "   ", "word " * 250_000])
     assert len(out) == 3 and out["decision"].notna().all()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_decision_does_not_depend_on_row_placement(shipped, jobs):
+    """Copies of a comment count across the whole input, not per chunk (issue 13, item 14)."""
+    from moderation.rows import InputRow
+    from moderation.scoring import score_stream
+
+    rant = "The media never tells you the truth about what is really going on in this country"
+    filler = [f"Comment number {i} about the council budget and the school roads" for i in range(12)]
+
+    copies = {"a": rant, "b": rant.lower(), "c": rant + "!"}
+
+    def scored(ids):
+        rows = [InputRow("test", line, key, copies.get(key) or filler[int(key)]) for line, key in enumerate(ids)]
+        out = {r["id"]: r for r in score_stream(shipped, rows, chunk_size=4, jobs=jobs)}
+        return [(out[key]["p_off_topic"], out[key]["decision"]) for key in copies]
+
+    together = scored(["a", "b", "c", *map(str, range(12))])
+    spread = scored(["a", *map(str, range(5)), "b", *map(str, range(5, 12)), "c"])
+    assert together == spread
+    alone = shipped.score([rant, rant.lower(), rant + "!", *filler])
+    assert [p for p, _ in together] == alone["p_off_topic"][:3].tolist()
+    assert "same text as 2 other comments" in str(shipped.score(
+        [rant, rant.lower(), rant + "!"], reasons="all")["reasons"][0])
