@@ -106,11 +106,13 @@ def shouting(text: str) -> float:
     return sum(len(word) for word in CAPS_WORD.findall(text)) / letters if letters >= 12 else 0.0
 
 
-def spam_signals(texts: list[str]) -> np.ndarray:
-    """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates in the batch."""
+def spam_signals(texts: list[str], duplicates=None) -> np.ndarray:
+    """log1p of the matches of each SPAM_PATTERNS pattern, then of the text's near-duplicates: ``duplicates``
+    when given (counted across a larger input than this batch), else counted in the batch."""
     counts = [[len(pattern.findall(text)) for pattern in SPAM_PATTERNS.values()] for text in texts]
     counts = np.array(counts, dtype=float).reshape(len(texts), len(SPAM_PATTERNS))
-    return np.log1p(np.column_stack([counts, duplicate_counts(texts)]))
+    duplicates = duplicate_counts(texts) if duplicates is None else np.asarray(duplicates, dtype=float)
+    return np.log1p(np.column_stack([counts, duplicates]))
 
 
 def names(text: str) -> list[re.Match]:
@@ -318,9 +320,9 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     def _rare(self, tokens: set[str]) -> set[str]:
         return {t for t in tokens if t not in self.common_terms_ and t.isalpha()}
 
-    def batch(self, X: pd.DataFrame) -> _Batch:
+    def batch(self, X: pd.DataFrame, duplicate_counts=None) -> _Batch:
         """Everything scoring and explaining read from a batch of (comment, article) rows, computed once: the
-        near-duplicate counts are counts within this batch."""
+        near-duplicate counts are ``duplicate_counts`` when given, else counts within this batch."""
         texts, articles = _column(X, "text"), self._articles(X)
         has_article = np.array([article != "" for article in articles], dtype=bool)
         text_scores = np.zeros(len(texts))
@@ -332,7 +334,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             texts,
             features,
             prepared.has_article,
-            spam_signals(texts),
+            spam_signals(texts, duplicate_counts),
             [prepared.token_sets[code] for code in prepared.codes],
         )
 

@@ -85,12 +85,15 @@ class Moderator(ClassifierMixin, BaseEstimator):
         return (["id", "decision", "reason_codes"] + [f"p_{c}" for c in self.categories]
                 + (["off_topic_basis"] if self.offtopic is not None else []) + ["reasons", "model_version"])
 
-    def score(self, data, article=None, reasons: str = "flagged", policy: Policy | None = None) -> pd.DataFrame:
+    def score(self, data, article=None, reasons: str = "flagged", policy: Policy | None = None,
+              duplicate_counts=None) -> pd.DataFrame:
         """Probabilities, decision, reason codes and reasons for each comment, in input order.
 
         ``data``: comments as a list/Series of strings or a DataFrame with ``text`` (and optional ``id``,
         ``article``). ``article``: one article text for all, or one per comment. ``reasons``: "flagged"
-        (terms for comments not approved), "all" or "none".
+        (terms for comments not approved), "all" or "none". ``duplicate_counts``: per comment, how many other
+        comments of the whole input share its ``offtopic.duplicate_key``, when ``data`` is one part of a larger
+        input (default: counted within ``data``).
         """
         if reasons not in REASON_MODES:
             raise ValueError(f"reasons must be one of {REASON_MODES}, not {reasons!r}")
@@ -101,7 +104,7 @@ class Moderator(ClassifierMixin, BaseEstimator):
         batch = None
         if self.offtopic is not None:
             pairs = pd.DataFrame({"text": texts, "article": frame["article"]})
-            batch = self.offtopic.batch(pairs)
+            batch = self.offtopic.batch(pairs, duplicate_counts)
             proba["off_topic"] = self.offtopic.proba_from_batch(batch)[:, 1]
         decisions, codes, triggered = (policy or self.policy).decide(proba)
         out = pd.DataFrame({"id": frame["id"].astype(str), "decision": decisions, "reason_codes": codes})
