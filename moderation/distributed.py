@@ -388,6 +388,7 @@ def score_on_cluster(cluster: str, inputs: list[str], output: str | None, models
                      ) -> dict[str, int]:
     """``moderation score --cluster``: every row of ``inputs`` scored on the cluster into ``output``, one output
     row per input row (an error row for a comment without text). Returns counts of rows, errors and decisions."""
+    _dask()
     files, size = input_files(inputs)
     output_kind(output, stdout_format)  # a bad output name fails before the cluster starts
     with connect(cluster) as client:
