@@ -16,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -91,8 +92,10 @@ def duplicates_in(texts: pd.Series, shared: pd.Series) -> np.ndarray:
 
 # ----- scoring ----------------------------------------------------------------------------------------------
 
-def _columns(moderator: Moderator, error_rows: bool) -> list[str]:
-    return moderator.columns() + (["error"] if error_rows else [])
+def _describe(models: Models) -> tuple[str, list[str]]:
+    """The version and output columns of the models, as a worker loads them (and keeps them for scoring)."""
+    moderator = worker_moderator(models)
+    return moderator.version, moderator.columns()
 
 
 def _meta(columns: list[str]) -> pd.DataFrame:
@@ -116,7 +119,7 @@ def _score_part(frame: pd.DataFrame, models: Models, version: str, shared: pd.Se
     if readable.any():
         scored = moderator.score(frame[readable], reasons=reasons, policy=policy, duplicate_counts=counts[readable])
         parts.append(scored.set_axis(np.flatnonzero(readable)).assign(error=None))
-    out = pd.concat(parts).sort_index().reindex(columns=_columns(moderator, error_rows))
+    out = pd.concat(parts).sort_index().reindex(columns=[*moderator.columns(), "error"])
     return out.reset_index(drop=True)
 
 
@@ -130,12 +133,12 @@ def score(ddf, models: Models = Models(), *, reasons: str = "flagged", policy: P
     missing = {"id", "text"} - set(ddf.columns)
     if missing:
         raise ValueError(f"no {', '.join(sorted(missing))} column among {list(ddf.columns)}")
-    moderator = worker_moderator(models)
     import dask
 
+    version, columns = dask.delayed(_describe)(models).compute()  # on a worker: the client need not load them
     shared = dask.delayed(shared_digests(ddf["text"]), traverse=False)  # one copy in the graph, not one per task
-    return ddf.map_partitions(_score_part, models, moderator.version, shared, reasons, policy, error_rows,
-                              meta=_meta(_columns(moderator, error_rows)), align_dataframes=False)
+    return ddf.map_partitions(_score_part, models, version, shared, reasons, policy, error_rows,
+                              meta=_meta(columns + ["error"] * error_rows), align_dataframes=False)
 
 
 # ----- reading ----------------------------------------------------------------------------------------------
@@ -172,23 +175,25 @@ def input_files(inputs: list[str]) -> tuple[list[str], int]:
 def read_comments(inputs: list[str], *, text_column: str | None = None, id_column: str | None = None,
                   article_column: str = "article", encoding: str = "utf-8", blocksize: int = BLOCK_BYTES[1]):
     """The inputs as one Dask DataFrame of ``id``, ``text`` and ``article``, read by Dask's readers and mapped the
-    way ``moderation score`` maps columns (--text-column, --id-column, else the conventional names). CSV cells are
-    read as text, as the single-process reader does."""
+    way ``moderation score`` maps columns (--text-column, --id-column, else the conventional names), in partitions
+    of about ``blocksize`` bytes of input. CSV cells are read as text, as the single-process reader does."""
     dd, _ = _dask()
-    files, _ = input_files(inputs)
+    files, size = input_files(inputs)
     kinds = {_format(file) for file in files}
     if len({fmt for fmt, _ in kinds}) > 1:
         raise InputError(f"{', '.join(inputs)}: mixed formats ({', '.join(sorted(f for f, _ in kinds))}); "
                          "score each format separately")
     fmt, compressed = kinds.pop()
-    block = None if compressed else blocksize
-    if fmt in ("csv", "tsv"):
-        ddf = dd.read_csv(files, blocksize=block, sep="\t" if fmt == "tsv" else ",", dtype=str, encoding=encoding,
+    if fmt in ("csv", "tsv"):  # whole files: a quoted comment may hold newlines, so a CSV cannot be cut at any one
+        ddf = dd.read_csv(files, blocksize=None, sep="\t" if fmt == "tsv" else ",", dtype=str, encoding=encoding,
                           keep_default_na=False, na_filter=False)
     elif fmt == "jsonl":
-        ddf = dd.read_json(files, lines=True, blocksize=block, encoding=encoding, dtype=False, convert_dates=False)
+        ddf = dd.read_json(files, lines=True, blocksize=None if compressed else blocksize, encoding=encoding,
+                           dtype=False, convert_dates=False)
     else:
         ddf = dd.read_parquet(files)
+    if fmt != "parquet" and ddf.npartitions < size / blocksize:
+        ddf = ddf.repartition(npartitions=math.ceil(size / blocksize))
     source = inputs[0] if len(inputs) == 1 else f"{inputs[0]} (and {len(inputs) - 1} more)"
     text = pick_column(ddf.columns, text_column, TEXT_COLUMNS, "text", source)
     ident = pick_column(ddf.columns, id_column, ID_COLUMNS, "id", source)

@@ -34,12 +34,13 @@ def client():
 @pytest.fixture(scope="module")
 def comments_file(tmp_path_factory):
     """3,000 Globe and Mail comments with ids; rows 1800-1820 copy rows 0-20 (near-duplicates in another
-    partition), two rows have no text."""
+    partition), two rows have no text, ten hold line breaks."""
     from moderation.corpora.offtopic import load_c3
 
     frame = load_c3().frame.sample(ROWS, random_state=0)[["text"]].reset_index(drop=True)
     frame.loc[1800:1820, "text"] = frame.loc[0:20, "text"].to_numpy()
     frame.loc[[100, 1500], "text"] = ["", "   "]
+    frame.loc[7::300, "text"] = "A comment over two lines,\nas readers write them: " + frame.loc[7::300, "text"]
     frame.insert(0, "id", [f"c{i}" for i in range(ROWS)])
     path = tmp_path_factory.mktemp("comments") / "comments.csv"
     frame.to_csv(path, index=False)
