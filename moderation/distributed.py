@@ -37,6 +37,7 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", 
            ".parquet": "parquet", ".pq": "parquet"}
 COMPRESSIONS = {".gz", ".bz2", ".xz", ".zst", ".zip"}
 EMPTY_TEXT = "empty text, nothing to score"
+CHUNK_ROWS = 2000  # rows scored at once inside a partition, as the single-process run does
 BLOCK_BYTES = (64 * 2**10, 64 * 2**20)  # partitions of 64 KiB to 64 MiB of input text
 
 
@@ -104,23 +105,32 @@ def _meta(columns: list[str]) -> pd.DataFrame:
 
 def _score_part(frame: pd.DataFrame, models: Models, version: str, shared: pd.Series, reasons: str,
                 policy: Policy | None, error_rows: bool) -> pd.DataFrame:
-    """One partition through ``Moderator.score``, with the whole input's duplicate counts. With ``error_rows``,
-    comments without text get an error row in place (what ``moderation score`` writes) instead of a score."""
+    """One partition through ``Moderator.score`` in chunks of ``CHUNK_ROWS`` (a partition's features at once would
+    take gigabytes), with the whole input's near-duplicate counts."""
     moderator = worker_moderator(models)
     if moderator.version != version:
-        raise RuntimeError(f"a worker loaded models {moderator.version}, the client {version}: install the same "
+        raise RuntimeError(f"a worker loaded models {moderator.version}, another {version}: install the same "
                            "package and models on every worker")
-    frame = frame.reset_index(drop=True)
     counts = duplicates_in(frame["text"], shared)
+    chunks = [_score_rows(moderator, frame[i : i + CHUNK_ROWS], counts[i : i + CHUNK_ROWS], reasons, policy,
+                          error_rows) for i in range(0, len(frame), CHUNK_ROWS)]
+    return pd.concat(chunks, ignore_index=True) if chunks else _meta(moderator.columns() + ["error"] * error_rows)
+
+
+def _score_rows(moderator: Moderator, frame: pd.DataFrame, counts: np.ndarray, reasons: str, policy: Policy | None,
+                error_rows: bool) -> pd.DataFrame:
+    """``Moderator.score`` of some rows; with ``error_rows``, a comment without text gets an error row in place
+    (what ``moderation score`` writes) instead of a score."""
+    frame = frame.reset_index(drop=True)
     if not error_rows:
         return moderator.score(frame, reasons=reasons, policy=policy, duplicate_counts=counts)
     readable = np.array([isinstance(t, str) and bool(t.strip()) for t in frame["text"]], dtype=bool)
-    parts = [pd.DataFrame({"id": frame["id"][~readable].astype(str), "model_version": version, "error": EMPTY_TEXT})]
+    parts = [pd.DataFrame({"id": frame["id"][~readable].astype(str), "model_version": moderator.version,
+                           "error": EMPTY_TEXT})]
     if readable.any():
         scored = moderator.score(frame[readable], reasons=reasons, policy=policy, duplicate_counts=counts[readable])
         parts.append(scored.set_axis(np.flatnonzero(readable)).assign(error=None))
-    out = pd.concat(parts).sort_index().reindex(columns=[*moderator.columns(), "error"])
-    return out.reset_index(drop=True)
+    return pd.concat(parts).sort_index().reindex(columns=[*moderator.columns(), "error"])
 
 
 def score(ddf, models: Models = Models(), *, reasons: str = "flagged", policy: Policy | None = None,  # noqa: B008

@@ -68,6 +68,8 @@ def test_same_rows_and_numbers_as_moderator_score_on_the_whole_input(client, com
     expected = shipped.score(frame)
     assert list(scored.columns) == shipped.columns()
     assert distributed.records(scored) == distributed.records(expected)
+    one_part = distributed.score(ddf.repartition(npartitions=1)).compute()  # scored in chunks of CHUNK_ROWS
+    assert distributed.records(one_part) == distributed.records(expected)
     copies = distributed.duplicates_in(frame["text"][1800:1821], distributed.shared_digests(ddf["text"]))
     assert (copies >= 1).sum() >= 15  # counted across partitions (a few rows are too short to have a key)
     alone = shipped.score(frame[1800:1821])  # what counting within one partition would give
