@@ -1,6 +1,7 @@
 """`moderation score --cluster` (Dask) beside the process pool (`--jobs`): throughput, overhead, memory, sizing.
 
     python benchmarks/cluster.py [--rows 1000000 100000] [--runs jobs:1 cluster:1 jobs:2 cluster:2 parts:2]
+                                 [--pool-rate 1585] [--no-breakdown]
 
 For each size, N news comments (C3, insults-2012 and Civil Comments texts sampled with replacement, each with a
 unique letter tag so that no two are near-duplicates: the single-process run counts duplicates within its
@@ -105,13 +106,20 @@ def breakdown(source: Path, workers: int = 2) -> None:
           f"near-duplicate count (one pass over the texts, {len(shared):,} shared keys) {counted - warmed:.1f} s\n")
 
 
-def sizing(results: list[dict], rows: int) -> None:
-    cluster = next((r for r in results if r["run"] == "cluster:2"), None)
-    if cluster is None:
+def sizing(results: list[dict], rows: int, pool_rate: float | None) -> None:
+    """Cores and hours for 100M and 1B comments: from the cluster's per-core rate measured here, or (with
+    ``pool_rate``, the pool's comments/s per core on a quiet machine) that rate times the measured pool/cluster
+    ratio of the one-worker runs, which contention on a shared machine distorts less than absolute rates."""
+    by_run = {r["run"]: r for r in results}
+    if "cluster:1" not in by_run:
         return
-    per_core = cluster["rate"] / 2
-    print(f"== sizing from cluster:2 on {rows:,} comments: {per_core:,.0f} comments/s per core (both cores busy, "
-          f"process start included), largest worker <= {cluster['peak'] / 2**20:,.0f} MiB RSS ==")
+    cluster = by_run["cluster:1"]
+    per_core, basis = cluster["rate"], "cluster:1 as measured"
+    if pool_rate and "jobs:1" in by_run:
+        ratio = by_run["jobs:1"]["seconds"] / cluster["seconds"]
+        per_core, basis = pool_rate * ratio, f"quiet pool {pool_rate:,.0f}/s per core x pool/cluster {ratio:.2f}"
+    print(f"== sizing: {per_core:,.0f} comments/s per core ({basis}, {rows:,} comments); largest process "
+          f"{cluster['peak'] / 2**20:,.0f} MiB RSS ==")
     for total in (100_000_000, 1_000_000_000):
         core_hours = total / per_core / 3600
         walls = ", ".join(f"{cores} cores {core_hours / cores:,.1f} h" for cores in (16, 64, 256))
@@ -124,6 +132,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 100_000], help="input sizes")
     parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=RUNS, help="runs per size, in order")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the timing of the fixed costs")
+    parser.add_argument("--pool-rate", type=float,
+                        help="the pool's comments/s per core on a quiet machine (benchmarks/abuse.py), for sizing")
     args = parser.parse_args()
     print(f"$ {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     print(f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {platform.platform()}; {os.cpu_count()} cores; "
@@ -142,7 +152,7 @@ def main() -> None:
                 results.append(measure(run, source, rows, tmp))
                 print(f"  ... {run} {results[-1]['seconds']:.1f} s", flush=True)
             report(results, rows)
-            sizing(results, rows)
+            sizing(results, rows, args.pool_rate)
             if not args.no_breakdown:
                 breakdown(source)
             sys.stdout.flush()
