@@ -49,8 +49,13 @@ def input_options(command):
 @click.option("--article-id", help="Column naming each comment's article, in both files.")
 @click.option("--jobs", type=click.IntRange(1), default=min(2, os.cpu_count() or 1), show_default="2 or the cores",
               help="Worker processes scoring chunks in parallel.")
+@click.option("--cluster", metavar="ADDRESS|local[:N]",
+              help="Score on a Dask cluster: a scheduler address, or local[:N] for N worker processes on this machine. "
+                   "Inputs: CSV, JSON Lines or Parquet files, globs, directories; -o out/ writes Parquet parts. "
+                   "Needs moderation[dask].")
+@click.option("--keep-order", is_flag=True, help="With --cluster, write one output file in input order.")
 def score(inputs, output, stdout_format, text_column, id_column, encoding, reasons, policy_file, review, reject, model,
-          article_column, articles, article_id, jobs, model_version):
+          article_column, articles, article_id, jobs, model_version, cluster, keep_order):
     """Score comments: decisions, probabilities and reasons, one output row per input row.
 
     INPUTS are CSV/TSV, JSON Lines, JSON arrays, Parquet or article pages (each page's comments are scored),
@@ -67,15 +72,26 @@ def score(inputs, output, stdout_format, text_column, id_column, encoding, reaso
 
     if articles and not article_id:
         raise click.UsageError("--articles needs --article-id to join comments to their articles")
+    if articles and cluster:
+        raise click.UsageError("--articles does not work with --cluster: add the article text as a column")
     try:
         moderator = load(model, version=model_version)
         policy = moderator.policy.with_file(policy_file) if policy_file else moderator.policy
         if review is not None or reject is not None:
             policy = policy.with_thresholds("abusive", review, reject)
-        counts = score_files(moderator, list(inputs), output, text_column=text_column, id_column=id_column,
-                             encoding=encoding, reasons=reasons, policy=policy, article_column=article_column,
-                             articles=articles, article_id=article_id, progress=sys.stderr.isatty(),
-                             stdout_format=stdout_format, jobs=jobs)
+        if cluster:
+            from moderation.distributed import Models, score_on_cluster
+
+            counts = score_on_cluster(cluster, list(inputs), output, Models(model, version=model_version),
+                                      text_column=text_column, id_column=id_column, encoding=encoding,
+                                      reasons=reasons, policy=policy, article_column=article_column,
+                                      stdout_format=stdout_format, keep_order=keep_order,
+                                      progress=sys.stderr.isatty())
+        else:
+            counts = score_files(moderator, list(inputs), output, text_column=text_column, id_column=id_column,
+                                 encoding=encoding, reasons=reasons, policy=policy, article_column=article_column,
+                                 articles=articles, article_id=article_id, progress=sys.stderr.isatty(),
+                                 stdout_format=stdout_format, jobs=jobs)
     except (InputError, PolicyError, ArtifactError, OSError) as exc:  # OSError: the disk filled up, say
         raise click.ClickException(str(exc)) from exc
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()), err=True)
