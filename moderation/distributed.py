@@ -179,11 +179,12 @@ def input_files(inputs: list[str]) -> tuple[list[str], int]:
 
 
 def read_comments(inputs: list[str], *, text_column: str | None = None, id_column: str | None = None,
-                  article_column: str = "article", encoding: str = "utf-8", blocksize: int = BLOCK_BYTES[1]):
+                  article_column: str = "article", encoding: str | None = None, blocksize: int = BLOCK_BYTES[1]):
     """The inputs as one Dask DataFrame of ``id``, ``text`` and ``article``, read by Dask's readers and mapped the
     way ``moderation score`` maps columns (--text-column, --id-column, else the conventional names), in partitions
     of about ``blocksize`` bytes of input. CSV cells are read as text, as the single-process reader does."""
     dd, _ = _dask()
+    encoding = encoding or "utf-8"  # Dask's readers take one encoding; the single-process reader also sniffs
     files, size = input_files(inputs)
     kinds = {_format(file) for file in files}
     if len({fmt for fmt, _ in kinds}) > 1:
@@ -393,7 +394,7 @@ def dashboard_link(client) -> str | None:
 
 
 def score_on_cluster(cluster: str, inputs: list[str], output: str | None, models: Models = Models(),  # noqa: B008
-                     *, text_column: str | None = None, id_column: str | None = None, encoding: str = "utf-8",
+                     *, text_column: str | None = None, id_column: str | None = None, encoding: str | None = None,
                      reasons: str = "flagged", policy: Policy | None = None, article_column: str = "article",
                      stdout_format: str = "jsonl", keep_order: bool = False, progress: bool = False
                      ) -> dict[str, int]:

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 pytest.importorskip("distributed")
 
 from moderation import distributed  # noqa: E402
+from moderation.artifacts import shipped_dir  # noqa: E402
 from moderation.cli import main  # noqa: E402
-from moderation.scoring import models_dir  # noqa: E402
 
 ROWS = 3000
 
@@ -56,7 +56,7 @@ def _rows(path):
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.skipif(not (models_dir() / "abuse.joblib").exists(), reason="no shipped model")
+@pytest.mark.skipif(not (shipped_dir() / "abuse.joblib").exists(), reason="no shipped model")
 def test_same_rows_and_numbers_as_moderator_score_on_the_whole_input(client, comments_file):
     shipped = distributed.worker_moderator(distributed.Models())
     frame = pd.read_csv(comments_file, dtype=str, keep_default_na=False)
