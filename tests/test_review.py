@@ -314,7 +314,7 @@ def test_scored_pages_keep_their_scores_and_replies(tiny_moderator, seed_pages, 
     assert errors == [] and len(items) == 2
     reply = next(item for item in items if item.author == "NeilMcGowan")
     assert reply.probabilities["abusive"] == pd.read_csv(scored).set_index("author").loc["NeilMcGowan", "p_abusive"]
-    assert reply.reasons and reply.page == seed_pages["004"].name
+    assert reply.reasons and reply.page == str(seed_pages["004"])  # pages are named by the path given
 
     items, _ = read_queue([str(seed_pages["004"])], tiny_moderator)  # a page: scored here, replies linked
     reply = next(item for item in items if item.author == "NeilMcGowan")
