@@ -8,7 +8,7 @@
    regression on both), the last two fitted per corpus, all refitted in every fold: ROC AUC per evaluation,
    moved pairs included, and ours minus the best baseline.
 2. The review threshold of each basis those out-of-fold scores give, with precision, recall and share sent to
-   review per evaluation, and on C3 the comments most annotators called not relevant.
+   review per evaluation, and on C3 against the comments most annotators called not relevant.
 3. With ``--ablation``: the same ranking for the model without each change (moved pairs in training, the
    character n-gram cosine, the topic-space cosine).
 4. The moved-pairs check of the shipped model (``--model``): SemEval's Good answers under their own question and
@@ -29,7 +29,7 @@ import sklearn
 from sklearn.metrics import roc_auc_score
 
 from moderation import artifacts
-from moderation.corpora.offtopic import EVALUATIONS, load_all, majority_not_relevant
+from moderation.corpora.offtopic import EVALUATIONS, load_all
 from moderation.offtopic import (
     OffTopicModel,
     auc_table,
@@ -59,12 +59,6 @@ def thresholds(data: pd.DataFrame, scores: pd.DataFrame) -> None:
     chosen, report = basis_thresholds(data, scores["ours"].to_numpy())
     print(f"\n## Review thresholds per basis from the out-of-fold scores: {chosen}\n")
     print(pd.DataFrame(report).T.to_string())
-    c3 = (data["corpus"] == "c3").to_numpy()
-    flagged = scores["ours"].to_numpy()[c3] >= chosen["comment"]
-    majority = majority_not_relevant(data[c3]).to_numpy()
-    print(f"\nC3, comments most annotators called not relevant: {majority.sum()}, flagged {flagged[majority].sum()} "
-          f"(recall {flagged[majority].mean():.3f}); precision against them {majority[flagged].mean():.3f} "
-          f"of {flagged.sum()} flagged")
 
 
 def ablation(data: pd.DataFrame, folds: int, full: pd.DataFrame) -> None:

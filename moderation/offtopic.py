@@ -1,12 +1,16 @@
 """Off-topic model: is a reader comment about the article it is posted under?
 
 Each feature is cheap and can be shown to a moderator: TF-IDF similarity to the whole article and to its
-closest passage, names and rare terms shared with it or not, links, phone numbers, e-mail addresses,
-promotional wording, shouting, length, text copy-pasted across the batch, and a small comment-only TF-IDF
-score. Two logistic regressions combine them: one for comments with an article, one for comments judged
-alone (``basis`` says which). The spam signals (links, phone numbers, e-mail addresses, promotional words,
-duplicates) are added with set weights instead: the training corpora hold almost no spam, so a regression
-cannot learn them, and a site can tune them without retraining.
+closest passage, character n-gram similarity (survives inflections and misspellings) and how the article
+ranks against other articles for this comment (``char_rank``: a short question stands out as well as a long
+article), similarity in an LSA topic space (survives paraphrase), names and rare terms shared with it or not,
+links, phone numbers, e-mail addresses, promotional wording, shouting, length, text copy-pasted across the
+batch, and a small comment-only TF-IDF score. Two logistic regressions combine them: one for comments with an
+article, one for comments judged alone (``basis`` says which). The comparison features the regression learns
+from are computed out-of-fold, and the wording score never learns from comments moved under another article
+(``placed`` rows). The spam signals (links, phone numbers, e-mail addresses, promotional words, duplicates)
+are added with set weights instead: the training corpora hold almost no spam, so a regression cannot learn
+them, and a site can tune them without retraining.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
-from moderation.corpora.offtopic import BASIS_EVALUATIONS, MOVED_KINDS
+from moderation.corpora.offtopic import BASIS_EVALUATIONS, MOVED_KINDS, majority_not_relevant
 from moderation.vectorize import CharTfidf
 
 URL = re.compile(
@@ -52,6 +56,7 @@ ARTICLE_FEATURES = [
     "cos_article",
     "cos_passage",
     "cos_char",
+    "char_rank",
     "cos_topics",
     "overlap",
     "names_shared",
@@ -67,7 +72,9 @@ COLUMN = {name: i for i, name in enumerate(COMMENT_FEATURES + ARTICLE_FEATURES)}
 # 40 words sits between forum questions (95% under 28) and article pages (90% over 46).
 GATE_TOKENS = 40
 GATE_WIDTH = 0.25
-OVERLAP_FEATURES = {"cos_article", "cos_passage", "cos_char", "cos_topics", "overlap", "names_shared", "rare_shared"}
+OVERLAP_FEATURES = {
+    "cos_article", "cos_passage", "cos_char", "char_rank", "cos_topics", "overlap", "names_shared", "rare_shared"
+}
 SPAM_PATTERNS = {"link": URL, "phone": PHONE, "email": EMAIL, "promo": PROMO}
 SPAM_MESSAGES = {
     "link": "link to another site",
@@ -77,6 +84,7 @@ SPAM_MESSAGES = {
 }
 TEXT_CHARS = 1000
 CHAR_CHARS = 5000
+REFERENCE_ARTICLES = 300  # training articles each comment is also compared with, for ``char_rank``
 MIN_REVIEW_SHARE = 0.01  # a review threshold that cannot reach its precision still sends this share to review
 MIN_REASON_WEIGHT = 0.05  # logit; smaller pushes are noise to a moderator
 SIGNAL_WEIGHTS = {"link": 1.0, "phone": 2.0, "email": 2.0, "promo": 1.0, "duplicate": 1.5}
@@ -192,7 +200,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         max_article_chars: int = 100_000,
         signal_weights: dict[str, float] | None = None,
         drop_features: tuple[str, ...] = (),
-        inner_folds: int = 3,
+        inner_folds: int = 2,
         random_state: int = 0,
     ):
         self.C = C
@@ -257,6 +265,9 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         df = len(documents) / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
         vocabulary = np.array(self.similarity_.get_feature_names_out())
         self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * len(documents))].tolist())
+        known = sorted(set(articles) - {""})
+        sample = np.random.default_rng(self.random_state).permutation(len(known))[:REFERENCE_ARTICLES]
+        self.reference_ = self.char_.transform([known[i] for i in sample])
         return self
 
     def _out_of_fold_features(self, texts: list[str], articles: list[str], groups: np.ndarray) -> np.ndarray:
@@ -355,7 +366,9 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         """One row per comment: COMMENT_FEATURES then ARTICLE_FEATURES (zeros without an article)."""
         prepared = self._prepare_articles(articles)
         comment_vectors = self.similarity_.transform(texts)
-        cos_char = _row_dot(self.char_.transform(texts), prepared.char_vectors[prepared.codes])
+        comment_chars = self.char_.transform(texts)
+        cos_char = _row_dot(comment_chars, prepared.char_vectors[prepared.codes])
+        char_rank = self._rank(comment_chars, cos_char)
         cos_topics = _row_dot(self._topic_vectors(comment_vectors), prepared.topic_vectors[prepared.codes])
         out = np.zeros((len(texts), len(COMMENT_FEATURES) + len(ARTICLE_FEATURES)))
         out[:, 0] = text_scores
@@ -377,6 +390,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
                 cos_article[i],
                 cos_passage[i],
                 cos_char[i],
+                char_rank[i],
                 cos_topics[i],
                 len(tokens & article_tokens) / len(tokens) if tokens else 0.0,
                 math.log1p(sum(found)),
@@ -387,6 +401,17 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             ]
         out[:, [COLUMN[name] for name in self.drop_features]] = 0.0
         return out, prepared
+
+    def _rank(self, comment_chars: sparse.csr_matrix, cos_char: np.ndarray) -> np.ndarray:
+        """Share of the reference training articles less similar to each comment than its own article.
+
+        A generic comment is far from every article and a wordy one near many; against the comment's own
+        spread, its article stands out when the comment is about it, however short the article is.
+        """
+        if self.reference_.shape[0] == 0:
+            return np.full(len(cos_char), 0.5)
+        others = (comment_chars @ self.reference_.T).toarray()
+        return (others < cos_char[:, None]).mean(axis=1)
 
     def _topic_vectors(self, vectors: sparse.csr_matrix) -> np.ndarray:
         """Unit vectors in the LSA topic space fitted on the training text: similar where the words differ."""
@@ -715,16 +740,18 @@ def review_threshold(
         threshold = float(candidates[reached[0]])
     else:
         threshold = float(candidates[np.argmax(np.where(shares >= MIN_REVIEW_SHARE, precisions, -1))])
-    report = {}
-    for name, t, s in parts:
-        flagged = s >= threshold
-        report[name] = {
-            "precision": round(float(t[flagged].mean()), 3) if flagged.any() else None,
-            "recall": round(float(flagged[t].mean()), 3),
-            "sent_to_review": round(float(flagged.mean()), 3),
-            "off_topic_share": round(float(t.mean()), 3),
-        }
-    return threshold, report
+    return threshold, {name: flag_report(t, s, threshold) for name, t, s in parts}
+
+
+def flag_report(truth: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float | None]:
+    """Precision, recall and share sent to review at ``threshold``, and the share of off-topic rows."""
+    truth, flagged = np.asarray(truth, dtype=bool), np.asarray(scores) >= threshold
+    return {
+        "precision": round(float(truth[flagged].mean()), 3) if flagged.any() else None,
+        "recall": round(float(flagged[truth].mean()), 3),
+        "sent_to_review": round(float(flagged.mean()), 3),
+        "off_topic_share": round(float(truth.mean()), 3),
+    }
 
 
 def basis_thresholds(
@@ -737,4 +764,9 @@ def basis_thresholds(
     for basis, evaluations in BASIS_EVALUATIONS.items():
         chosen[basis], at = review_threshold(data, scores, evaluations, precision)
         report |= {name: {"basis": basis, "threshold": chosen[basis], **figures} for name, figures in at.items()}
+    c3 = (data["corpus"] == "c3").to_numpy()
+    if c3.any():
+        majority = majority_not_relevant(data[c3]).to_numpy()
+        report["c3 majority not relevant vs the rest"] = {
+            "basis": "comment", "threshold": chosen["comment"], **flag_report(majority, scores[c3], chosen["comment"])}
     return chosen, report

@@ -340,7 +340,7 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
     corpora = load_offtopic()
     corpora = quick_sample(corpora) if quick else corpora
     data = pd.concat([c.frame for c in corpora], ignore_index=True)
-    model = offtopic.OffTopicModel(inner_folds=2 if quick else 3)
+    model = offtopic.OffTopicModel(inner_folds=2)
     started = time.perf_counter()
     scores = offtopic.grouped_scores(model, data, folds=3 if quick else folds)
     review, at_review = offtopic.basis_thresholds(data, scores["ours"].to_numpy(), OFFTOPIC_PRECISION)
