@@ -1,16 +1,12 @@
 """Off-topic model: is a reader comment about the article it is posted under?
 
 Each feature is cheap and can be shown to a moderator: TF-IDF similarity to the whole article and to its
-closest passage, character n-gram similarity (survives inflections and misspellings) and how the article
-ranks against other articles for this comment (``char_rank``: a short question stands out as well as a long
-article), similarity in an LSA topic space (survives paraphrase), names and rare terms shared with it or not,
-links, phone numbers, e-mail addresses, promotional wording, shouting, length, text copy-pasted across the
-batch, and a small comment-only TF-IDF score. Two logistic regressions combine them: one for comments with an
-article, one for comments judged alone (``basis`` says which). The comparison features the regression learns
-from are computed out-of-fold, and the wording score never learns from comments moved under another article
-(``placed`` rows). The spam signals (links, phone numbers, e-mail addresses, promotional words, duplicates)
-are added with set weights instead: the training corpora hold almost no spam, so a regression cannot learn
-them, and a site can tune them without retraining.
+closest passage, names and rare terms shared with it or not, links, phone numbers, e-mail addresses,
+promotional wording, shouting, length, text copy-pasted across the batch, and a small comment-only TF-IDF
+score. Two logistic regressions combine them: one for comments with an article, one for comments judged
+alone (``basis`` says which). The spam signals (links, phone numbers, e-mail addresses, promotional words,
+duplicates) are added with set weights instead: the training corpora hold almost no spam, so a regression
+cannot learn them, and a site can tune them without retraining.
 """
 
 from __future__ import annotations
@@ -23,15 +19,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler, normalize
+from sklearn.preprocessing import StandardScaler
 
-from moderation.corpora.offtopic import BASIS_EVALUATIONS, MOVED_KINDS, majority_not_relevant
 from moderation.vectorize import CharTfidf
 
 URL = re.compile(
@@ -55,9 +49,6 @@ COMMENT_FEATURES = ["text_score", "shouting", "length"]
 ARTICLE_FEATURES = [
     "cos_article",
     "cos_passage",
-    "cos_char",
-    "char_rank",
-    "cos_topics",
     "overlap",
     "names_shared",
     "names_missing",
@@ -72,9 +63,7 @@ COLUMN = {name: i for i, name in enumerate(COMMENT_FEATURES + ARTICLE_FEATURES)}
 # 40 words sits between forum questions (95% under 28) and article pages (90% over 46).
 GATE_TOKENS = 40
 GATE_WIDTH = 0.25
-OVERLAP_FEATURES = {
-    "cos_article", "cos_passage", "cos_char", "char_rank", "cos_topics", "overlap", "names_shared", "rare_shared"
-}
+OVERLAP_FEATURES = {"cos_article", "cos_passage", "overlap", "names_shared", "rare_shared"}
 SPAM_PATTERNS = {"link": URL, "phone": PHONE, "email": EMAIL, "promo": PROMO}
 SPAM_MESSAGES = {
     "link": "link to another site",
@@ -83,9 +72,6 @@ SPAM_MESSAGES = {
     "promo": "promotional wording",
 }
 TEXT_CHARS = 1000
-CHAR_CHARS = 5000
-REFERENCE_ARTICLES = 300  # training articles each comment is also compared with, for ``char_rank``
-MIN_REVIEW_SHARE = 0.01  # a review threshold that cannot reach its precision still sends this share to review
 MIN_REASON_WEIGHT = 0.05  # logit; smaller pushes are noise to a moderator
 SIGNAL_WEIGHTS = {"link": 1.0, "phone": 2.0, "email": 2.0, "promo": 1.0, "duplicate": 1.5}
 
@@ -93,17 +79,6 @@ SIGNAL_WEIGHTS = {"link": 1.0, "phone": 2.0, "email": 2.0, "promo": 1.0, "duplic
 def _text_head(text: str) -> str:
     """What the comment-only TF-IDF part reads: the first TEXT_CHARS characters, lower-cased (bounds its cost)."""
     return text[:TEXT_CHARS].lower()
-
-
-def _char_head(text: str) -> str:
-    """What the character n-gram comparison reads: the first CHAR_CHARS characters (an article's lead)."""
-    return text[:CHAR_CHARS].lower()
-
-
-def _fold_groups(X: pd.DataFrame, texts: list[str], articles: list[str]) -> np.ndarray:
-    """What the out-of-fold features keep together: ``group`` where given, else the article (or the comment)."""
-    keys = X["group"].astype(str).tolist() if "group" in X else [a or t for t, a in zip(texts, articles, strict=True)]
-    return pd.factorize(pd.Series(keys, dtype=object))[0]
 
 
 def _column(X: pd.DataFrame, name: str) -> list[str]:
@@ -159,8 +134,6 @@ class _Articles:
     codes: np.ndarray
     has_article: np.ndarray
     vectors: sparse.csr_matrix
-    char_vectors: sparse.csr_matrix
-    topic_vectors: np.ndarray
     passage_vectors: list[sparse.csr_matrix]
     token_sets: list[set[str]]
 
@@ -181,8 +154,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
     ``y`` may hold fractions (share of annotators calling a comment off-topic): a fraction p is fitted as a
     positive with weight p and a negative with weight 1 - p. ``signal_weights`` (default SIGNAL_WEIGHTS)
-    gives the logit added per log1p(count) of each spam signal. ``drop_features`` are held at zero (to measure
-    what each feature buys). Near-duplicates are counted within the
+    gives the logit added per log1p(count) of each spam signal. Near-duplicates are counted within the
     batch passed to ``predict_proba``, so score a page's or a day's comments together.
     """
 
@@ -192,29 +164,23 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         text_C: float = 0.3,
         text_max_features: int = 30000,
         similarity_max_features: int = 50000,
-        char_max_features: int = 100_000,
-        topics: int = 100,
         rare_df: float = 0.002,
         passage_words: int = 80,
         max_passages: int = 400,
         max_article_chars: int = 100_000,
         signal_weights: dict[str, float] | None = None,
-        drop_features: tuple[str, ...] = (),
-        inner_folds: int = 2,
+        inner_folds: int = 5,
         random_state: int = 0,
     ):
         self.C = C
         self.text_C = text_C
         self.text_max_features = text_max_features
         self.similarity_max_features = similarity_max_features
-        self.char_max_features = char_max_features
-        self.topics = topics
         self.rare_df = rare_df
         self.passage_words = passage_words
         self.max_passages = max_passages
         self.max_article_chars = max_article_chars
         self.signal_weights = signal_weights
-        self.drop_features = drop_features
         self.inner_folds = inner_folds
         self.random_state = random_state
 
@@ -222,92 +188,51 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
     def fit(self, X: pd.DataFrame, y, sample_weight=None) -> OffTopicModel:
         texts, articles = _column(X, "text"), self._articles(X)
-        placed = X["placed"].to_numpy(bool) if "placed" in X else np.zeros(len(texts), dtype=bool)
         y = np.asarray(y, dtype=float)
         if np.any((y < 0) | (y > 1)):
             raise ValueError("y must be 0/1 labels or fractions in [0, 1]")
         weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.classes_ = np.array([0, 1])
-        features = self._out_of_fold_features(texts, articles, _fold_groups(X, texts, articles))
-        self._fit_representations(texts, articles)
-
-        rows, labels, weights = _expand(y, weight)
-        has_article = np.array([article != "" for article in articles], dtype=bool)
-        self.comment_text_, self.comment_model_ = self._fit_path(
-            texts, features, ~has_article, placed, rows, labels, weights, _comment_design
-        )
-        self.article_text_, self.article_model_ = self._fit_path(
-            texts, features, has_article, placed, rows, labels, weights, _article_design
-        )
-        return self
-
-    def _fit_representations(self, texts: list[str], articles: list[str]) -> OffTopicModel:
-        """The unsupervised text representations the comparison features read, fitted on comments and articles."""
-        documents = texts + sorted(set(articles) - {""})
         self.similarity_ = TfidfVectorizer(
             stop_words="english",
             sublinear_tf=True,
             min_df=2,
             max_features=self.similarity_max_features,
             dtype=np.float32,
-        ).fit(documents)
-        self.char_ = CharTfidf(
-            ngram_range=(3, 5),
-            preprocessor=_char_head,
-            min_df=2,
-            sublinear_tf=True,
-            max_features=self.char_max_features,
-            dtype=np.float32,
-        ).fit(documents)
-        words = self.similarity_.transform(documents)
-        components = max(1, min(self.topics, words.shape[1] - 1))  # a tiny vocabulary caps the topics
-        self.topics_ = TruncatedSVD(components, random_state=self.random_state).fit(words)
-        df = len(documents) / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
+        ).fit(texts + sorted(set(articles) - {""}))
+        n_docs = len(texts) + len(set(articles) - {""})
+        df = n_docs / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
         vocabulary = np.array(self.similarity_.get_feature_names_out())
-        self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * len(documents))].tolist())
-        known = sorted(set(articles) - {""})
-        sample = np.random.default_rng(self.random_state).permutation(len(known))[:REFERENCE_ARTICLES]
-        self.reference_ = self.char_.transform([known[i] for i in sample])
+        self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * n_docs)].tolist())
+
+        rows, labels, weights = _expand(y, weight)
+        features, _ = self._features(texts, articles, np.zeros(len(texts)))
+        has_article = np.array([article != "" for article in articles], dtype=bool)
+        self.comment_text_, self.comment_model_ = self._fit_path(
+            texts, features[:, : len(COMMENT_FEATURES)], ~has_article, rows, labels, weights, _comment_design
+        )
+        self.article_text_, self.article_model_ = self._fit_path(
+            texts, features, has_article, rows, labels, weights, _article_design
+        )
         return self
 
-    def _out_of_fold_features(self, texts: list[str], articles: list[str], groups: np.ndarray) -> np.ndarray:
-        """Feature rows the regressions learn from, each from representations fitted without its group.
-
-        Fitted on a pair, the vocabulary, rare terms and topics are shaped by that pair's own words, so
-        in-sample similarities overstate what a new article gives and the regression over-trusts them.
-        """
-        features = np.zeros((len(texts), len(COMMENT_FEATURES) + len(ARTICLE_FEATURES)))
-        folds = GroupKFold(min(self.inner_folds, len(np.unique(groups))), shuffle=True, random_state=self.random_state)
-        for train, test in folds.split(texts, groups=groups):
-            part = clone(self)._fit_representations([texts[i] for i in train], [articles[i] for i in train])
-            test_texts, test_articles = [texts[i] for i in test], [articles[i] for i in test]
-            features[test] = part._features(test_texts, test_articles, np.zeros(len(test)))[0]
-        return features
-
-    def _fit_path(self, texts, features, members, placed, rows, labels, weights, design):
+    def _fit_path(self, texts, features, members, rows, labels, weights, design):
         """A path's own comment-only TF-IDF model and its regression, fitted on the rows of its shape.
 
         Comments judged alone and comments judged against an article come from different corpora and
         differ in what their wording says, so each path learns from its own rows (all rows if those lack
-        a class, so any training set gives both paths). The wording model skips ``placed`` rows, whose
-        label says where the comment was put, not what it says.
+        a class, so any training set gives both paths).
         """
-        if len(np.unique(labels[members[rows]])) < 2:
-            members = np.ones(len(texts), dtype=bool)
-        if len(np.unique(labels[(members & ~placed)[rows]])) < 2:
-            placed = np.zeros(len(texts), dtype=bool)
-        worded = (members & ~placed)[rows]
+        keep = members[rows]
+        if len(np.unique(labels[keep])) < 2:
+            members, keep = np.ones(len(texts), dtype=bool), np.ones(len(rows), dtype=bool)
+        rows, labels, weights = rows[keep], labels[keep], weights[keep]
         text_model = self._text_pipeline().fit(
-            [texts[i] for i in rows[worded]], labels[worded], logisticregression__sample_weight=weights[worded]
+            [texts[i] for i in rows], labels, logisticregression__sample_weight=weights
         )
         features = features.copy()
-        features[:, 0] = self._out_of_fold_text_scores(
-            texts, np.flatnonzero(members), rows[worded], labels[worded], weights[worded]
-        )
-        keep = members[rows]
-        linear = self._linear().fit(
-            design(features[rows[keep]]), labels[keep], logisticregression__sample_weight=weights[keep]
-        )
+        features[:, 0] = self._out_of_fold_text_scores(texts, np.flatnonzero(members), rows, labels, weights)
+        linear = self._linear().fit(design(features[rows]), labels, logisticregression__sample_weight=weights)
         return text_model, linear
 
     def _text_pipeline(self):
@@ -327,11 +252,10 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000))
 
     def _out_of_fold_text_scores(self, texts, members, rows, labels, weights) -> np.ndarray:
-        """Comment-only TF-IDF logits for the member rows, each from a model that did not see its text."""
+        """Comment-only TF-IDF logits for the member rows, each from a model that did not see it."""
         scores = np.zeros(len(texts))
-        same_text = pd.factorize(pd.Series([texts[i] for i in members], dtype=object))[0]
-        folds = GroupKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
-        for train, test in folds.split(members, groups=same_text):
+        folds = KFold(self.inner_folds, shuffle=True, random_state=self.random_state)
+        for train, test in folds.split(members):
             keep = np.isin(rows, members[train])
             model = self._text_pipeline().fit(
                 [texts[i] for i in rows[keep]], labels[keep], logisticregression__sample_weight=weights[keep]
@@ -351,13 +275,10 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         pieces = [passages(article, self.passage_words)[: self.max_passages] for article in uniques]
         flat = self.similarity_.transform([p for piece in pieces for p in piece])
         bounds = np.cumsum([0] + [len(piece) for piece in pieces])
-        vectors = self.similarity_.transform(uniques)
         return _Articles(
             codes=codes,
             has_article=np.array([article != "" for article in articles], dtype=bool),
-            vectors=vectors,
-            char_vectors=self.char_.transform(uniques),
-            topic_vectors=self._topic_vectors(vectors),
+            vectors=self.similarity_.transform(uniques),
             passage_vectors=[flat[bounds[k] : bounds[k + 1]] for k in range(len(uniques))],
             token_sets=[set(analyzer(article)) for article in uniques],
         )
@@ -366,15 +287,11 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         """One row per comment: COMMENT_FEATURES then ARTICLE_FEATURES (zeros without an article)."""
         prepared = self._prepare_articles(articles)
         comment_vectors = self.similarity_.transform(texts)
-        comment_chars = self.char_.transform(texts)
-        cos_char = _row_dot(comment_chars, prepared.char_vectors[prepared.codes])
-        char_rank = self._rank(comment_chars, cos_char)
-        cos_topics = _row_dot(self._topic_vectors(comment_vectors), prepared.topic_vectors[prepared.codes])
         out = np.zeros((len(texts), len(COMMENT_FEATURES) + len(ARTICLE_FEATURES)))
         out[:, 0] = text_scores
         out[:, COLUMN["shouting"]] = [shouting(text) for text in texts]
         out[:, COLUMN["length"]] = [math.log1p(len(text.split())) for text in texts]
-        cos_article = _row_dot(comment_vectors, prepared.vectors[prepared.codes])
+        cos_article = np.asarray(comment_vectors.multiply(prepared.vectors[prepared.codes]).sum(axis=1)).ravel()
         cos_passage = np.zeros(len(texts))
         for code in np.unique(prepared.codes[prepared.has_article]):
             members = np.flatnonzero(prepared.codes == code)
@@ -389,9 +306,6 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             out[i, len(COMMENT_FEATURES) :] = [
                 cos_article[i],
                 cos_passage[i],
-                cos_char[i],
-                char_rank[i],
-                cos_topics[i],
                 len(tokens & article_tokens) / len(tokens) if tokens else 0.0,
                 math.log1p(sum(found)),
                 math.log1p(len(found) - sum(found)),
@@ -399,23 +313,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
                 math.log1p(len(rare - article_tokens)),
                 math.log1p(len(article_tokens)),
             ]
-        out[:, [COLUMN[name] for name in self.drop_features]] = 0.0
         return out, prepared
-
-    def _rank(self, comment_chars: sparse.csr_matrix, cos_char: np.ndarray) -> np.ndarray:
-        """Share of the reference training articles less similar to each comment than its own article.
-
-        A generic comment is far from every article and a wordy one near many; against the comment's own
-        spread, its article stands out when the comment is about it, however short the article is.
-        """
-        if self.reference_.shape[0] == 0:
-            return np.full(len(cos_char), 0.5)
-        others = (comment_chars @ self.reference_.T).toarray()
-        return (others < cos_char[:, None]).mean(axis=1)
-
-    def _topic_vectors(self, vectors: sparse.csr_matrix) -> np.ndarray:
-        """Unit vectors in the LSA topic space fitted on the training text: similar where the words differ."""
-        return normalize(self.topics_.transform(vectors))
 
     def _rare(self, tokens: set[str]) -> set[str]:
         return {t for t in tokens if t not in self.common_terms_ and t.isalpha()}
@@ -567,12 +465,6 @@ def _expand(y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return rows[keep], labels[keep], weights[keep]
 
 
-def _row_dot(a, b) -> np.ndarray:
-    """Row-wise dot products of two matrices of the same shape (cosines for unit rows)."""
-    product = a.multiply(b) if sparse.issparse(a) else a * b
-    return np.asarray(product.sum(axis=1)).ravel()
-
-
 def _comment_design(features: np.ndarray) -> np.ndarray:
     return features[:, : len(COMMENT_FEATURES)]
 
@@ -644,71 +536,35 @@ def comment_only_baseline(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray
     return scores
 
 
-def stacked_baseline(train: pd.DataFrame, test: pd.DataFrame, folds: int = 3) -> np.ndarray:
-    """A logistic regression on [1 - cosine, comment-only score] fitted per corpus, the comment-only scores of
-    its training rows out-of-fold (grouped), so the stack learns how far each baseline can be trusted."""
-    inner = np.zeros(len(train))
-    for fit_rows, score_rows in GroupKFold(folds).split(train, groups=train["group"]):
-        inner[score_rows] = comment_only_baseline(train.iloc[fit_rows], train.iloc[score_rows])
-    seen = np.column_stack([cosine_baseline(train, train), inner])
-    unseen = np.column_stack([cosine_baseline(train, test), comment_only_baseline(train, test)])
-    scores = np.zeros(len(test))
-    for corpus in test["corpus"].unique():
-        own = np.flatnonzero(train["corpus"].to_numpy() == corpus)
-        at = np.flatnonzero(test["corpus"].to_numpy() == corpus)
-        rows, labels, weights = _expand(train["off_topic"].to_numpy(float)[own], np.ones(len(own)))
-        if len(np.unique(labels)) == 2:
-            model = make_pipeline(StandardScaler(), LogisticRegression())
-            model.fit(seen[own[rows]], labels, logisticregression__sample_weight=weights)
-            scores[at] = model.decision_function(unseen[at])
-    return scores
-
-
-BASELINES = {"cosine": cosine_baseline, "comment_lr": comment_only_baseline, "stacked": stacked_baseline}
-
-
 def corpus_weights(data: pd.DataFrame) -> np.ndarray:
     """Sample weights giving every corpus the same total weight, so the small ones are not drowned."""
     sizes = data["corpus"].map(data["corpus"].value_counts()).to_numpy(float)
     return len(data) / (data["corpus"].nunique() * sizes)
 
 
-def grouped_scores(
-    model: OffTopicModel, data: pd.DataFrame, folds: int = 5, baselines: bool = True, untrained: tuple[str, ...] = ()
-) -> pd.DataFrame:
-    """Out-of-fold off-topic scores of ``model`` (and the ``BASELINES``), folds keeping each ``group`` together.
-
-    Rows of the ``untrained`` kinds are scored but never trained on (to measure what they teach). Moved copies
-    are scored in a batch of their own: a comment never meets its own copy on a site, and would count as a
-    near-duplicate of it."""
-    scores = pd.DataFrame(0.0, index=data.index, columns=["ours", *(BASELINES if baselines else [])])
-    trainable = ~data["kind"].isin(untrained).to_numpy()
-    moved = data["kind"].isin(MOVED_KINDS).to_numpy()
+def grouped_scores(model: OffTopicModel, data: pd.DataFrame, folds: int = 5) -> pd.DataFrame:
+    """Out-of-fold off-topic scores of ``model`` and both baselines, folds keeping each ``group`` together."""
+    scores = pd.DataFrame(0.0, index=data.index, columns=["ours", "cosine", "comment_lr"])
+    weights = corpus_weights(data)
     for train, test in GroupKFold(folds).split(data, groups=data["group"]):
-        train = train[trainable[train]]
-        weights = corpus_weights(data.iloc[train])
-        fitted = clone(model).fit(data.iloc[train], data["off_topic"].iloc[train], sample_weight=weights)
-        for batch in (test[~moved[test]], test[moved[test]]):
-            scores.iloc[batch, 0] = fitted.predict_proba(data.iloc[batch])[:, 1] if len(batch) else []
-        for column, baseline in enumerate(BASELINES.values() if baselines else [], start=1):
-            scores.iloc[test, column] = baseline(data.iloc[train], data.iloc[test])
+        fitted = clone(model).fit(data.iloc[train], data["off_topic"].iloc[train], sample_weight=weights[train])
+        scores.iloc[test, 0] = fitted.predict_proba(data.iloc[test])[:, 1]
+        scores.iloc[test, 1] = cosine_baseline(data.iloc[train], data.iloc[test])
+        scores.iloc[test, 2] = comment_only_baseline(data.iloc[train], data.iloc[test])
     return scores
 
 
 def auc_table(data: pd.DataFrame, scores: pd.DataFrame, evaluations: dict) -> dict[str, dict[str, float]]:
-    """ROC AUC of each score column for each evaluation, with ours minus the best baseline."""
+    """ROC AUC of each score column for each evaluation, with ours / best baseline."""
     table = {}
     for name, evaluation in evaluations.items():
         kind = data["kind"]
         mask = (data["corpus"] == evaluation.corpus) & kind.isin(evaluation.positive + evaluation.negative)
         truth = kind[mask].isin(evaluation.positive)
-        if truth.nunique() < 2:
-            continue
         row = {column: round(float(roc_auc_score(truth, scores.loc[mask, column])), 4) for column in scores}
         row.update(n=int(mask.sum()), positives=int(truth.sum()))
-        baselines = [column for column in scores if column in BASELINES]
-        if baselines:
-            row["ours-best_baseline"] = round(row["ours"] - max(row[column] for column in baselines), 4)
+        row["ours/cosine"] = round(row["ours"] / row["cosine"], 3)
+        row["ours/comment_lr"] = round(row["ours"] / row["comment_lr"], 3)
         table[name] = row
     return table
 
@@ -716,8 +572,7 @@ def auc_table(data: pd.DataFrame, scores: pd.DataFrame, evaluations: dict) -> di
 def review_threshold(
     data: pd.DataFrame, scores: np.ndarray, evaluations: dict, precision: float = 0.7
 ) -> tuple[float, dict[str, dict[str, float]]]:
-    """The lowest probability at which at least ``precision`` of the comments sent to review are off-topic;
-    where no threshold reaches it, the most precise one that still sends ``MIN_REVIEW_SHARE`` to review.
+    """The lowest probability at which at least ``precision`` of the comments sent to review are off-topic.
 
     Measured on out-of-fold ``scores`` over the ``evaluations`` (one per corpus), each weighing the same
     in total so that no corpus decides alone. Returns the threshold and, per evaluation, the precision,
@@ -731,42 +586,19 @@ def review_threshold(
     truth = np.concatenate([t for _, t, _ in parts])
     p = np.concatenate([s for _, _, s in parts])
     weight = np.concatenate([np.full(len(t), 1.0 / len(t)) for _, t, _ in parts])
-    candidates = np.round(np.arange(0.01, 1.0, 0.01), 2)
-    flagged_weight = np.array([(weight * (p >= c)).sum() for c in candidates])
-    shares = flagged_weight / weight.sum()
-    precisions = np.array([(weight * truth * (p >= c)).sum() for c in candidates]) / np.maximum(flagged_weight, 1e-12)
-    reached = np.flatnonzero((precisions >= precision) & (shares > 0))
-    if reached.size:
-        threshold = float(candidates[reached[0]])
-    else:
-        threshold = float(candidates[np.argmax(np.where(shares >= MIN_REVIEW_SHARE, precisions, -1))])
-    return threshold, {name: flag_report(t, s, threshold) for name, t, s in parts}
-
-
-def flag_report(truth: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float | None]:
-    """Precision, recall and share sent to review at ``threshold``, and the share of off-topic rows."""
-    truth, flagged = np.asarray(truth, dtype=bool), np.asarray(scores) >= threshold
-    return {
-        "precision": round(float(truth[flagged].mean()), 3) if flagged.any() else None,
-        "recall": round(float(flagged[truth].mean()), 3),
-        "sent_to_review": round(float(flagged.mean()), 3),
-        "off_topic_share": round(float(truth.mean()), 3),
-    }
-
-
-def basis_thresholds(
-    data: pd.DataFrame, scores: np.ndarray, precision: float = 0.7
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """A review threshold per basis ("article", "comment"), each the lowest at which ``precision`` of the comments
-    it sends to review are off-topic on that basis's evaluations, and the per-evaluation report at them."""
-
-    chosen, report = {}, {}
-    for basis, evaluations in BASIS_EVALUATIONS.items():
-        chosen[basis], at = review_threshold(data, scores, evaluations, precision)
-        report |= {name: {"basis": basis, "threshold": chosen[basis], **figures} for name, figures in at.items()}
-    c3 = (data["corpus"] == "c3").to_numpy()
-    if c3.any():
-        majority = majority_not_relevant(data[c3]).to_numpy()
-        report["c3 majority not relevant vs the rest"] = {
-            "basis": "comment", "threshold": chosen["comment"], **flag_report(majority, scores[c3], chosen["comment"])}
-    return chosen, report
+    threshold = 0.5
+    for candidate in np.round(np.arange(0.05, 0.96, 0.01), 2):
+        flagged = p >= candidate
+        if flagged.any() and (weight * truth * flagged).sum() / (weight * flagged).sum() >= precision:
+            threshold = float(candidate)
+            break
+    report = {}
+    for name, t, s in parts:
+        flagged = s >= threshold
+        report[name] = {
+            "precision": round(float(t[flagged].mean()), 3) if flagged.any() else None,
+            "recall": round(float(flagged[t].mean()), 3),
+            "sent_to_review": round(float(flagged.mean()), 3),
+            "off_topic_share": round(float(t.mean()), 3),
+        }
+    return threshold, report

@@ -37,8 +37,7 @@ from moderation.policy import Policy
 CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "civil-comments": 0.2, "davidson": 0.1, "ethos": 1.0,
                   "stormfront": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
 ABUSE_VERSION = "abuse-2026.11.2"
-OFFTOPIC_VERSION = "offtopic-2026.11.3"
-OFFTOPIC_PRECISION = 0.7  # share of off-topic comments among those each basis's review threshold sends to review
+OFFTOPIC_VERSION = "offtopic-2026.11.2"
 APPROVE_MISS = 0.2  # share of the abusive comments the default review threshold may approve
 
 
@@ -330,20 +329,19 @@ _callable_module(__name__, "retrain")  # moderation.train(...) is retrain(...)
 def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFrame | None = None,
                    site_share: float = 0.2, quick: bool = False, folds: int = 5) -> dict:
     """Fit the off-topic model on the shared corpora (plus a site's ``extra`` labels: text, article, off_topic),
-    cross-validate it by group beside the plain baselines, pick each basis's review threshold from the
-    out-of-fold scores, and save it with its card. ``quick``: 400 rows a corpus and 3 folds, for tests and
-    trials."""
+    cross-validate it by group beside the two plain baselines, pick the review threshold from the out-of-fold
+    scores, and save it with its card. ``quick``: 400 rows a corpus and 3 folds, for tests and trials."""
     from moderation import offtopic
-    from moderation.corpora.offtopic import EVALUATIONS
+    from moderation.corpora.offtopic import EVALUATIONS, THRESHOLD_EVALUATIONS
     from moderation.corpora.offtopic import load_all as load_offtopic
 
     corpora = load_offtopic()
     corpora = quick_sample(corpora) if quick else corpora
     data = pd.concat([c.frame for c in corpora], ignore_index=True)
-    model = offtopic.OffTopicModel(inner_folds=2)
+    model = offtopic.OffTopicModel(inner_folds=2 if quick else 5)
     started = time.perf_counter()
     scores = offtopic.grouped_scores(model, data, folds=3 if quick else folds)
-    review, at_review = offtopic.basis_thresholds(data, scores["ours"].to_numpy(), OFFTOPIC_PRECISION)
+    review, at_review = offtopic.review_threshold(data, scores["ours"].to_numpy(), THRESHOLD_EVALUATIONS)
     weights = offtopic.corpus_weights(data)
     site_rows = 0 if extra is None else len(extra)
     if site_rows:
@@ -365,18 +363,14 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
                               "training weight"}] if site_rows else []),
         "weighting": "each corpus carries the same total sample weight (offtopic.corpus_weights)",
         "metrics": {"roc_auc": offtopic.auc_table(data.iloc[:len(scores)], scores, EVALUATIONS),
-                    "cv": f"GroupKFold({3 if quick else folds}) over group (a block of 8 C3 articles, SemEval "
-                          "questions or Dragnet inferred sites; moved pairs stay inside their block); baselines "
-                          "refitted in every fold: 1 - TF-IDF cosine(comment, article), a TF-IDF + "
-                          "LogisticRegression on the comment alone fitted per corpus, and a logistic regression on "
-                          "both (stacked, per corpus, on grouped out-of-fold comment-only scores)",
+                    "cv": f"GroupKFold({3 if quick else folds}) over group (C3 article, SemEval question, Dragnet "
+                          "inferred site); baselines refitted in every fold: 1 - TF-IDF cosine(comment, article), "
+                          "and a TF-IDF + LogisticRegression on the comment alone fitted per corpus",
                     "seconds": round(time.perf_counter() - started, 1)},
-        "thresholds": {"off_topic": {"review": review["article"], "reject": None, "review_by_basis": review}},
+        "thresholds": {"off_topic": {"review": review, "reject": None}},
         "threshold_reasoning": (
-            f"review at p_off_topic >= {review['article']} for comments judged against an article and >= "
-            f"{review['comment']} for comments judged alone (off_topic_basis): for each basis the lowest threshold "
-            f"at which at least {OFFTOPIC_PRECISION:.0%} of the comments sent to review are off-topic in the "
-            "cross-validated scores of that basis's corpora, each corpus weighing the same (per corpus below). "
+            f"review at p_off_topic >= {review}: the lowest threshold at which at least 70% of the comments sent to "
+            "review are off-topic in the cross-validated scores, each corpus weighing the same (per corpus below). "
             "An off-topic comment is not harmful, so a moderator looks at it (review) and the model never rejects: "
             "the cost of a wrong flag is a moderator's glance, the cost of a wrong reject a silenced reader."),
         "at_review_threshold": at_review,

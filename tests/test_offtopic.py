@@ -18,7 +18,6 @@ from sklearn.base import clone
 
 from moderation import artifacts
 from moderation.corpora import shared_dir
-from moderation.corpora.offtopic import moved_pairs
 from moderation.offtopic import OffTopicModel, duplicate_key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,33 +168,6 @@ def test_any_text_gets_a_probability_and_anchored_reasons(model, text, article):
             assert text[reason["start"] : reason["end"]] == reason["term"]
 
 
-def test_moved_pairs_stay_inside_their_block():
-    frame = pd.DataFrame({"text": [f"comment {i}" for i in range(60)],
-                          "article": [f"question {i // 3}" for i in range(60)], "off_topic": 0.0,
-                          "group": [f"q{i // 3}" for i in range(60)], "corpus": "forum",
-                          "kind": ["Good", "Good", "Bad"] * 20, "placed": False})
-    out = moved_pairs(frame, ("Good",), "moved", block=4)
-    moved = out[out["kind"] == "moved"]
-    assert len(moved) == 40 and set(moved["off_topic"]) == {1.0} and moved["placed"].all()
-    own_article = dict(zip(frame["text"], frame["article"], strict=True))
-    assert all(own_article[t] != a for t, a in zip(moved["text"], moved["article"], strict=True))
-    # every article, own or moved, and every comment sits in one block: no fold can put it on both sides
-    assert out.groupby("article")["group"].nunique().max() == 1
-    assert out.groupby("text")["group"].nunique().max() == 1
-    assert out["group"].nunique() == 5 and out["group"].str.startswith("forum:block").all()
-
-
-def test_placed_rows_do_not_teach_the_wording(data):
-    """A comment moved under another article is off-topic because of where it is, not because of its words."""
-    moved = data.assign(off_topic=1.0, placed=True)
-    moved = moved[moved["article"].fillna("").str.strip() != ""]
-    both = pd.concat([data.assign(placed=False), moved], ignore_index=True)
-    on_topic = ["Russia says the NATO missile shield and its interceptors threaten its deterrent."]
-    base = OffTopicModel(inner_folds=2).fit(data, data["off_topic"]).article_text_
-    with_moved = OffTopicModel(inner_folds=2).fit(both, both["off_topic"]).article_text_
-    assert with_moved.decision_function(on_topic) == pytest.approx(base.decision_function(on_topic))
-
-
 def test_shipped_model_ranks_spam_above_a_relevant_comment():
     artifact = artifacts.load(REPO / "models" / "offtopic.joblib")
     assert artifact.card["name"] == "offtopic" and artifact.card["thresholds"]["off_topic"]["reject"] is None
@@ -211,19 +183,4 @@ def test_shipped_model_ranks_spam_above_a_relevant_comment():
     )
     relevant, spam = artifact.estimator.predict_proba(frame)[:, 1]
     assert spam > relevant
-    assert spam >= artifact.card["thresholds"]["off_topic"]["review_by_basis"]["article"] > relevant
-    # judged alone, the spam still reaches the comment basis's review threshold
-    alone = artifact.estimator.predict_proba(frame[["text"]])[:, 1]
-    assert alone[1] >= artifact.card["thresholds"]["off_topic"]["review_by_basis"]["comment"] > alone[0]
-
-
-def test_shipped_model_judges_a_forum_answer_against_its_own_question():
-    """The moved-pairs capability: an answer is more off-topic under another thread's question than under its own."""
-    artifact = artifacts.load(REPO / "models" / "offtopic.joblib")
-    question = "Where can I buy cheerios in Doha? Which supermarket sells breakfast cereals?"
-    other = "How long does a family visit visa take at the immigration office, and what papers are needed?"
-    answers = ["Carrefour in City Center has cheerios and other cereals, a bit pricey though.",
-               "Try the Lulu hypermarket, they have a whole aisle of American cereals."]
-    own = artifact.estimator.predict_proba(pd.DataFrame({"text": answers, "article": question}))[:, 1]
-    moved = artifact.estimator.predict_proba(pd.DataFrame({"text": answers, "article": other}))[:, 1]
-    assert np.all(moved > own + 0.1)
+    assert spam >= artifact.card["thresholds"]["off_topic"]["review"] > relevant

@@ -2,13 +2,7 @@
 
 Every frame has ``text`` (the comment), ``article`` (what it is judged against, "" when unknown),
 ``off_topic`` (a fraction in [0, 1]: annotator votes where they exist, else 0/1), ``group`` (the unit that
-cross-validation keeps together), ``corpus``, ``kind`` (the source's own label, for per-class metrics) and
-``placed`` (True where the label says only where the comment was placed: the comment is the same under its
-own and under a moved article, so its wording alone must not learn from these rows).
-
-Every source with articles or questions also gives moved pairs: its comments under the article of another
-group, labelled off-topic. Groups are bundled into blocks and a comment only moves within its block, and
-the block is the cross-validation group, so no article is on both sides of a fold.
+cross-validation keeps together), ``corpus`` and ``kind`` (the source's own label, for per-class metrics).
 """
 
 from __future__ import annotations
@@ -24,13 +18,12 @@ import pandas as pd
 
 from moderation.corpora import dataset_path, file_record
 
-COLUMNS = ["text", "article", "off_topic", "group", "corpus", "kind", "placed"]
+COLUMNS = ["text", "article", "off_topic", "group", "corpus", "kind"]
 C3_DIR = ("offtopic", "c3_constructive_comments")
 SEMEVAL_DIR = ("offtopic", "semeval2015_task3_cqa_ql")
 DRAGNET_DIR = ("pages", "dragnet_corrected")
 
 SEMEVAL_OFF_TOPIC = {"Good": 0.0, "Potential": 0.5, "Dialogue": 1.0, "Bad": 1.0}
-MOVED_KINDS = ("moved", "foreign")  # rows that are a comment moved under another article (``moved_pairs``)
 
 
 @dataclass
@@ -44,8 +37,8 @@ class Corpus:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def _frame(placed: bool = False, **columns) -> pd.DataFrame:
-    frame = pd.DataFrame(columns).assign(placed=placed)[COLUMNS]
+def _frame(**columns) -> pd.DataFrame:
+    frame = pd.DataFrame(columns)[COLUMNS]
     frame["off_topic"] = frame["off_topic"].astype(float)
     return frame.reset_index(drop=True)
 
@@ -81,33 +74,8 @@ def load_c3() -> Corpus:
     return Corpus("c3", frame, [file_record(path)], usage)
 
 
-def moved_pairs(frame: pd.DataFrame, kinds: tuple[str, ...], kind: str, block: int = 8, seed: int = 0) -> pd.DataFrame:
-    """``frame`` plus its ``kinds`` rows moved under the article of another group of their block (off-topic,
-    ``kind``), with every row's group replaced by its block of ``block`` groups (shuffled with ``seed``).
-
-    Moving within a block and folding by block keeps every article, own or moved, on one side of a fold.
-    """
-    rng = np.random.default_rng(seed)
-    groups = frame["group"].unique()
-    block_of = dict(zip(rng.permutation(groups), np.arange(len(groups)) // block, strict=True))
-    blocks = frame["group"].map(block_of)
-    moved = []
-    for _, rows in frame[frame["kind"].isin(kinds)].groupby(blocks):
-        members = frame[blocks == blocks[rows.index[0]]]
-        for i, row in rows.iterrows():
-            others = members.index[members["group"] != row["group"]]
-            if len(others):
-                moved.append((i, frame.at[others[rng.integers(len(others))], "article"]))
-    index, articles = zip(*moved, strict=True) if moved else ((), ())
-    out = frame.loc[list(index)].assign(article=list(articles), off_topic=1.0, kind=kind, placed=True)
-    frame = pd.concat([frame, out], ignore_index=False)
-    frame["group"] = frame["corpus"] + ":block" + frame.index.map(blocks).astype(str)
-    return frame.reset_index(drop=True)
-
-
 def load_semeval() -> Corpus:
-    """Qatar Living forum answers judged against their question, which stands in for the article; the Good
-    answers also moved under another question (off-topic, kind "moved")."""
+    """Qatar Living forum answers judged against their question, which stands in for the article."""
     path = dataset_path(*SEMEVAL_DIR, "cqa_ql_dev_comments.csv.gz")
     raw = pd.read_csv(path)
     raw = raw[raw["cgold"].isin(SEMEVAL_OFF_TOPIC)]
@@ -120,11 +88,9 @@ def load_semeval() -> Corpus:
         corpus="semeval",
         kind=raw["cgold"],
     )
-    frame = moved_pairs(frame, ("Good",), "moved")
     usage = (
         "Article path, question (subject + body) as the article, comment body as the comment. Good = 0, "
-        "Potential = 0.5, Dialogue and Bad = 1 ('Not English' dropped); every Good answer also under a question "
-        "of another thread of its block of 8 questions (moved = 1). Grouped by block."
+        "Potential = 0.5, Dialogue and Bad = 1 ('Not English' dropped). Grouped by question."
     )
     return Corpus("semeval", frame, [file_record(path)], usage)
 
@@ -177,7 +143,7 @@ def site_groups(texts: list[str], max_pages: int = 30) -> list[int]:
 
 
 def load_dragnet(max_comments: int = 25, seed: int = 0) -> Corpus:
-    """Blog/news comments under their own article (on-topic) and moved under another site's article (off-topic).
+    """Blog/news comments under their own article (on-topic) and under another site's article (off-topic).
 
     Each comment appears once with each label, so only comment-article features can tell them apart.
     """
@@ -185,17 +151,22 @@ def load_dragnet(max_comments: int = 25, seed: int = 0) -> Corpus:
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         pages = [page for page in map(json.loads, handle) if page.get("has_comments")]
     sites = site_groups([page["text"] for page in pages])
-    rows = [(comment, page["article_gold"], f"dragnet:site{site}")
-            for page, site in zip(pages, sites, strict=True)
-            for comment in split_comments(page["comments_gold"])[:max_comments]]
-    text, article, group = zip(*rows, strict=True)
-    frame = _frame(text=text, article=article, off_topic=0.0, group=group, corpus="dragnet", kind="own", placed=True)
-    frame = moved_pairs(frame, ("own",), "foreign", seed=seed)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, page in enumerate(pages):
+        comments = split_comments(page["comments_gold"])[:max_comments]
+        others = [j for j in range(len(pages)) if sites[j] != sites[i]]
+        for comment in comments:
+            other = pages[others[rng.integers(len(others))]]
+            group = f"dragnet:site{sites[i]}"
+            rows.append((comment, page["article_gold"], 0.0, group, "own"))
+            rows.append((comment, other["article_gold"], 1.0, group, "foreign"))
+    text, article, off_topic, group, kind = zip(*rows, strict=True)
+    frame = _frame(text=text, article=article, off_topic=off_topic, group=group, corpus="dragnet", kind=kind)
     usage = (
         f"Article path. Comment sections split at blank lines (author/date lines dropped, <= {max_comments} "
-        "comments a page); each comment under its own article_gold (on-topic, 0) and under the article of another "
-        "inferred site of its block of 8 sites (off-topic, 1). Sites inferred from shared boilerplate lines; "
-        "grouped by block."
+        "comments a page); each comment under its own article_gold (on-topic, 0) and under a random page of "
+        "another inferred site (off-topic, 1). Sites inferred from shared boilerplate lines; grouped by site."
     )
     return Corpus("dragnet", frame, [file_record(path)], usage, {"pages": len(pages), "sites": len(set(sites))})
 
@@ -219,18 +190,14 @@ EVALUATIONS = {
     ),
     "semeval Bad vs Good": Evaluation("semeval", ("Bad",), ("Good",)),
     "semeval Dialogue+Bad vs Good+Potential": Evaluation("semeval", ("Bad", "Dialogue"), ("Good", "Potential")),
-    "semeval Good under own vs moved question": Evaluation("semeval", ("moved",), ("Good",)),
     "dragnet foreign vs own article": Evaluation("dragnet", ("foreign",), ("own",)),
 }
-# The evaluations each basis's review threshold is chosen on, one per corpus of that basis (the broader SemEval
-# one: Dialogue is off-topic too).
-BASIS_EVALUATIONS = {
-    "article": {name: EVALUATIONS[name] for name in (
-        "semeval Dialogue+Bad vs Good+Potential", "dragnet foreign vs own article")},
-    "comment": {name: EVALUATIONS[name] for name in ("c3 >=2 non_relevant votes vs fewer",)},
+# One evaluation per corpus for choosing the review threshold (the broader SemEval one: Dialogue is off-topic too).
+THRESHOLD_EVALUATIONS = {
+    name: EVALUATIONS[name]
+    for name in (
+        "c3 >=2 non_relevant votes vs fewer",
+        "semeval Dialogue+Bad vs Good+Potential",
+        "dragnet foreign vs own article",
+    )
 }
-
-
-def majority_not_relevant(frame: pd.DataFrame) -> pd.Series:
-    """C3 comments that most of their annotators called not relevant."""
-    return (frame["corpus"] == "c3") & (frame["off_topic"] > 0.5)
