@@ -92,17 +92,18 @@ class Moderator(ClassifierMixin, BaseEstimator):
         texts = [("" if not isinstance(t, str) else t)[:MAX_CHARS] for t in frame["text"]]
         features = self.abuse.transform_features(texts)
         proba = pd.DataFrame(self.abuse.proba_from_features(features), columns=self.abuse.classes_)
-        batch = None
+        batch, bases = None, {}
         if self.offtopic is not None:
             pairs = pd.DataFrame({"text": texts, "article": frame["article"]})
             batch = self.offtopic.batch(pairs, copies)
             proba["off_topic"] = self.offtopic.proba_from_batch(batch)[:, 1]
-        decisions, codes, triggered = (policy or self.policy).decide(proba)
+            bases["off_topic"] = self.offtopic.basis(pairs)
+        decisions, codes, triggered = (policy or self.policy).decide(proba, bases)
         out = pd.DataFrame({"id": frame["id"].astype(str), "decision": decisions, "reason_codes": codes})
         for category in proba:
             out[f"p_{category}"] = proba[category].round(4).to_numpy()
         if self.offtopic is not None:
-            out["off_topic_basis"] = self.offtopic.basis(pairs)
+            out["off_topic_basis"] = bases["off_topic"]
         out["reasons"] = self._reasons(texts, features, batch, decisions, triggered, reasons)
         out["model_version"] = self.version
         return out[self.columns()]

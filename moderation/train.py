@@ -225,12 +225,14 @@ def site_table(labels: pd.DataFrame, names: tuple[str, ...], keep: tuple[str, ..
 
 def model_scores(name: str, estimator, card: dict, frame: pd.DataFrame) -> pd.DataFrame:
     """``p_<label>`` and the decision the card's thresholds give, for one model on its own."""
+    bases = {}
     if name == "abuse":
         proba = pd.DataFrame(estimator.predict_proba(frame["text"]), columns=estimator.classes_)
     else:
         pairs = pd.DataFrame({"text": frame["text"], "article": frame["article"].fillna("")})
         proba = pd.DataFrame({"off_topic": estimator.predict_proba(pairs)[:, 1]})
-    decisions, _, _ = Policy.from_cards(card).decide(proba)
+        bases["off_topic"] = estimator.basis(pairs)
+    decisions, _, _ = Policy.from_cards(card).decide(proba, bases)
     return proba.add_prefix("p_").assign(decision=decisions)
 
 

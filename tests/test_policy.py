@@ -45,3 +45,30 @@ def test_per_run_thresholds():
     assert policy.rules["abusive"] == Rule(0.05, 0.8, True)
     with pytest.raises(PolicyError):
         Policy.from_cards(CARD).with_thresholds("abusive", review=0.9, reject=0.1)
+
+
+BASIS_CARD = {"thresholds": {"off_topic": {"review": 0.6, "reject": None,
+                                           "review_by_basis": {"article": 0.6, "comment": 0.3}}}}
+
+
+def test_each_basis_has_its_own_review_threshold():
+    policy = Policy.from_cards(BASIS_CARD)
+    proba = pd.DataFrame({"off_topic": [0.4, 0.4, 0.7, 0.2]})
+    decisions, _, _ = policy.decide(proba, {"off_topic": ["article", "comment", "article", "comment"]})
+    assert decisions.tolist() == ["approve", "review", "review", "approve"]
+    # without the basis every row gets the category's review threshold
+    assert policy.decide(proba)[0].tolist() == ["approve", "approve", "review", "approve"]
+    assert policy.thresholds()["off_topic"]["review_by_basis"] == {"article": 0.6, "comment": 0.3}
+
+
+def test_policy_file_sets_a_basis_or_every_basis(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text("[categories.off_topic.review_by_basis]\ncomment = 0.5\n")
+    assert Policy.from_cards(BASIS_CARD).with_file(path).rules["off_topic"].review_by_basis == {"comment": 0.5}
+    path.write_text("[categories.off_topic]\nreview = 0.45\n")
+    rule = Policy.from_cards(BASIS_CARD).with_file(path).rules["off_topic"]
+    assert rule.review == 0.45 and rule.review_by_basis == {}
+    for bad in ("review_by_basis = 0.5\n", "review_by_basis = {comment = 1.5}\n", "reject = 0.4\n"):
+        path.write_text("[categories.off_topic]\n" + bad)
+        with pytest.raises(PolicyError, match="site.toml"):
+            Policy.from_cards(BASIS_CARD).with_file(path)
