@@ -392,14 +392,29 @@ def report_behaviour(model: Path, python: Path, tmp: Path) -> None:
 
 # --- 4. throughput and memory --------------------------------------------------------------------------------
 
-def write_comments(path: Path, texts: np.ndarray, n: int, seed: int, chunk: int = 100_000) -> None:
-    """``n`` comments sampled with replacement from ``texts`` as a CSV ``id,text``, written in chunks."""
+def tag(i: int) -> str:
+    """A word of letters unique to row ``i`` (numbers do not count in the near-duplicate key)."""
+    letters = ""
+    while True:
+        i, r = divmod(i, 26)
+        letters += chr(97 + r)
+        if i == 0:
+            return "ref" + letters
+
+
+def write_comments(path: Path, texts: np.ndarray, n: int, seed: int, chunk: int = 100_000,
+                   distinct: bool = False) -> None:
+    """``n`` comments sampled with replacement from ``texts`` as a CSV ``id,text``, written in chunks; with
+    ``distinct``, each ends in a word of its own (``tag``), so that no two are copies of each other, as in a real
+    input (copies are counted over the whole input and would send resampled comments to review)."""
     rng = np.random.default_rng(seed)
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "text"])
         for start in range(0, n, chunk):
             picks = texts[rng.integers(0, len(texts), min(chunk, n - start))]
+            if distinct:
+                picks = [f"{text} {tag(start + k)}" for k, text in enumerate(picks)]
             writer.writerows(zip(range(start, start + len(picks)), picks, strict=True))
 
 

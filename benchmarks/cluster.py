@@ -37,26 +37,13 @@ COMMAND = [sys.executable, "-c", "from moderation.cli import main; main()", "sco
 RUNS = ("jobs:1", "cluster:1", "jobs:2", "cluster:2", "parts:2")
 
 
-def tag(i: int) -> str:
-    """A word of letters unique to row ``i`` (numbers do not count in the near-duplicate key)."""
-    letters = ""
-    while True:
-        i, r = divmod(i, 26)
-        letters += chr(97 + r)
-        if i == 0:
-            return "ref" + letters
-
-
 def news_texts() -> np.ndarray:
     frames = [load_c3().frame, insults_2012().frame, civil_comments().frame]
     return pd.concat([f["text"] for f in frames]).drop_duplicates().to_numpy(dtype=object)
 
 
 def write_input(path: Path, texts: np.ndarray, rows: int) -> None:
-    write_comments(path, texts, rows, seed=3)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    frame["text"] = frame["text"] + " " + [tag(i) for i in range(len(frame))]
-    frame.to_csv(path, index=False)
+    write_comments(path, texts, rows, seed=3, distinct=True)
 
 
 def arguments(run: str, source: Path, tmp: Path) -> list[str]:

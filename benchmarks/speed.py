@@ -7,7 +7,8 @@
 2. One comment through the CLI (``moderation score one.csv -o out.csv``, whole process) against the peer's
    whole process scoring one comment (``benchmarks/_peer.py``: start, import, read, predict, write).
 3. Bulk: ``moderation score`` on ``--rows`` news comments (insults-2012, C3, civil comments, sampled with
-   replacement; CSV in, CSV out, defaults: both models, reasons for comments not approved, ``--jobs`` 2)
+   replacement, each made distinct by a word of its own; CSV in, CSV out, defaults: both models, reasons for
+   comments not approved, ``--jobs`` 2)
    against the peer's bare ``predict_prob`` call and its whole process on the same texts; peak memory.
 4. With ``--million-rows N``: peak memory of ``moderation score`` on N comments (target: under 1 GiB).
 
@@ -65,7 +66,7 @@ def score_file(source: Path, tmp: Path) -> tuple[float, int, int, str]:
 
 def report_bulk(python: Path, texts: np.ndarray, rows: int, tmp: Path) -> None:
     source = tmp / "comments.csv"
-    write_comments(source, texts, rows, seed=1)
+    write_comments(source, texts, rows, seed=1, distinct=True)
     seconds, peak, pss, summary = score_file(source, tmp)
     import pandas as pd
 
@@ -84,7 +85,7 @@ def report_bulk(python: Path, texts: np.ndarray, rows: int, tmp: Path) -> None:
 
 def report_memory(texts: np.ndarray, rows: int, tmp: Path) -> None:
     source = tmp / "million.csv"
-    write_comments(source, texts, rows, seed=2)
+    write_comments(source, texts, rows, seed=2, distinct=True)
     seconds, peak, pss, summary = score_file(source, tmp)
     verdict = "met" if max(peak, pss) < 2**30 else "MISSED"
     print(f"== 4. Memory: {rows:,} comments ==\n  {seconds:.0f} s, {rows / seconds:,.0f} comments/s; largest process "
