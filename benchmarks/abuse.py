@@ -1,7 +1,11 @@
-"""The abuse model against alt-profanity-check: ranking per corpus, calibration, toxic spans, speed and memory.
+"""The abuse model against alt-profanity-check: the protocol, ranking per corpus, calibration, toxic spans and
+the behavioural suite (speed and memory: benchmarks/speed.py).
 
-    python benchmarks/abuse.py [--rows 100000] [--million-rows 1000000] [--quick] [--model FILE]
-                               [--peer-python PATH]
+    python benchmarks/abuse.py [--quick] [--model FILE] [--peer-python PATH] [--protocol-only | --no-protocol]
+                               [--corpora NAME…] [--params JSON] [--weights JSON] [--drop-label CORPUS:LABEL…]
+
+0. The protocol every choice was made with: ROC AUC per corpus from heads that never saw the row's article,
+   thread or author (grouped 5-fold) or its corpus (left out), beside the peer on the same rows.
 
 1. Ranking: the calibrated out-of-fold probabilities of our heads (5-fold CV inside ``AbuseModel.fit``, fitted
    exactly as ``train_abuse`` does) next to the peer's ``predict_prob`` on the same texts, per corpus with both
@@ -10,9 +14,7 @@
 2. Calibration of the abusive head on the news corpora: reliability table and Brier score, the peer's Brier.
 3. Toxic spans (SemEval-2021 task 5 trial posts): character F1 of the offsets of our ``explain`` reasons,
    by top-k and by weight cut-off, against the peer applied word by word.
-4. Throughput of ``moderation score`` (CSV in, CSV out, ``--reasons flagged``, process start included) on
-   comments sampled with replacement from the corpora, next to the peer's ``predict_prob`` on the same texts;
-   then peak resident memory on a million comments.
+3b. The CheckList-style cases of tests/test_behaviour.py, beside the peer's p >= 0.5 on the same cases.
 
 ``--model`` evaluates a model ``train_abuse`` already wrote from the shared corpora (e.g. models/abuse.joblib)
 instead of fitting one. The peer pins its own scikit-learn, so it runs in its own virtual environment
@@ -33,7 +35,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -246,14 +247,13 @@ def protocol_rows(table: pd.DataFrame, scores: dict, peer: np.ndarray) -> list[d
     return rows
 
 
-def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer: np.ndarray) -> dict:
+def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer: np.ndarray) -> None:
     print("== 0. Protocol: ROC AUC on rows no head saw, beside alt-profanity-check on the same rows ==")
     print("   grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: trained on")
     print("   all the other corpora. Diffs: grouped p_abusive - peer; the better left-out head - peer.")
     scores = protocol_scores(table, weights, params)
     print_table(protocol_rows(table, scores, peer))
     print()
-    return scores
 
 
 # --- 1. ranking, 2. calibration ------------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def report_behaviour(model: Path, python: Path, tmp: Path) -> None:
           f"p_abusive {roc_auc_score(hateful, scored['p_abusive']):.3f}; peer {roc_auc_score(hateful, peer):.3f}\n")
 
 
-# --- 4. throughput and memory --------------------------------------------------------------------------------
+# --- shared with benchmarks/speed.py and benchmarks/cluster.py ---------------------------------------------
 
 def tag(i: int) -> str:
     """A word of letters unique to row ``i`` (numbers do not count in the near-duplicate key)."""
@@ -418,49 +418,6 @@ def write_comments(path: Path, texts: np.ndarray, n: int, seed: int, chunk: int 
             writer.writerows(zip(range(start, start + len(picks)), picks, strict=True))
 
 
-def moderation_command() -> str:
-    beside = Path(sys.executable).with_name("moderation")
-    return str(beside) if beside.exists() else shutil.which("moderation") or "moderation"
-
-
-def score_file(model: Path, source: Path, tmp: Path) -> tuple[float, int, int, str]:
-    """Wall seconds, peak RSS, peak PSS and summary of ``moderation score SOURCE -o OUT.csv --reasons flagged``."""
-    log = tmp / "score.log"
-    seconds, peak, pss = run_measured([moderation_command(), "score", str(source), "-o", str(tmp / "scored.csv"),
-                                  "--reasons", "flagged", "--model", str(model)], log)
-    return seconds, peak, pss, log.read_text().strip().splitlines()[-1]
-
-
-def report_speed(model: Path, table: pd.DataFrame, python: Path, rows: int, million: int, tmp: Path) -> None:
-    texts = table["text"].to_numpy(dtype=object)
-    source = tmp / "comments.csv"
-    write_comments(source, texts, rows, seed=1)
-    seconds, peak, pss, summary = score_file(model, source, tmp)
-    with open(tmp / "scored.csv", encoding="utf-8", newline="") as handle:
-        columns = next(csv.reader(handle))
-    sample = pd.read_csv(source, dtype={"text": str}, keep_default_na=False)["text"].tolist()
-    _, peer = peer_predict(python, sample, tmp)
-    ours, bare, whole = rows / seconds, rows / peer["predict_seconds"], rows / peer["wall_seconds"]
-    print(f"== 4. Throughput: {rows:,} comments sampled with replacement from the corpora ==")
-    print("  moderation score (CSV in -> CSV out, --reasons flagged, default --jobs, process start and model load "
-          f"included):\n    {seconds:.1f} s, {ours:,.0f} comments/s; memory: largest process "
-          f"{peak / 2**20:,.0f} MiB RSS, all its processes {pss / 2**20:,.0f} MiB PSS")
-    print(f"    {summary}; output columns: {', '.join(columns)}")
-    print(f"  peer predict_prob call alone: {peer['predict_seconds']:.1f} s, {bare:,.0f} comments/s")
-    print(f"  peer process in total (start, import and model load {peer['import_seconds']:.1f} s, reading JSON Lines "
-          f"{peer['read_seconds']:.1f} s): {peer['wall_seconds']:.1f} s, {whole:,.0f} comments/s, "
-          f"peak RSS {peer['peak_rss'] / 2**20:,.0f} MiB")
-    verdict = "met" if ours >= bare / 10 else "MISSED"
-    print(f"  ours / peer predict_prob: {ours / bare:.2f} (target >= 0.10: {verdict}; aim 0.50); "
-          f"ours / peer process: {ours / whole:.2f}\n")
-    write_comments(source, texts, million, seed=2)
-    seconds, peak, pss, summary = score_file(model, source, tmp)
-    verdict = "met" if max(peak, pss) < 2**30 else "MISSED"
-    print(f"== 4b. Memory: moderation score on {million:,} comments ==")
-    print(f"  {seconds:.1f} s, {million / seconds:,.0f} comments/s; memory: largest process {peak / 2**20:,.0f} MiB "
-          f"RSS, all its processes {pss / 2**20:,.0f} MiB PSS (target < 1 GiB: {verdict})\n    {summary}\n")
-
-
 # --- main ----------------------------------------------------------------------------------------------------
 
 def header(python: Path, tmp: Path) -> None:
@@ -476,15 +433,12 @@ def header(python: Path, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="comments for the throughput comparison")
-    parser.add_argument("--million-rows", type=int, default=1_000_000, help="comments for the memory run")
     parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: {QUICK_ROWS_PER_CORPUS} rows per corpus, 2,000 and 20,000 comments")
+                        help=f"smoke run: {QUICK_ROWS_PER_CORPUS} rows per corpus")
     parser.add_argument("--model", help="a model train_abuse wrote from the shared corpora, instead of fitting")
     parser.add_argument("--peer-python", help="Python of a venv with alt-profanity-check (default: .peer-venv)")
     parser.add_argument("--protocol-only", action="store_true", help="only the protocol (section 0)")
     parser.add_argument("--no-protocol", action="store_true", help="skip the protocol (section 0)")
-    parser.add_argument("--no-speed", action="store_true", help="skip throughput and memory (section 4)")
     parser.add_argument("--corpora", nargs="+", help="train and judge on these corpora only (an ablation)")
     parser.add_argument("--params", type=json.loads, default={},
                         help='AbuseModel parameters for the protocol, as JSON (e.g. \'{"generalized_ngrams": null}\')')
@@ -493,7 +447,6 @@ def main() -> None:
     parser.add_argument("--drop-label", nargs="+", default=[], metavar="CORPUS:LABEL",
                         help="forget one corpus's labels for one head (an ablation), e.g. implicit-hate:abusive")
     args = parser.parse_args()
-    rows, million = (2_000, 20_000) if args.quick else (args.rows, args.million_rows)
     python = peer_python(args.peer_python)
     with tempfile.TemporaryDirectory(prefix="abuse-bench-") as folder:
         tmp = Path(folder)
@@ -514,8 +467,6 @@ def main() -> None:
         report_calibration(model, table, peer)
         report_spans(model, table, weights, python, tmp)
         report_behaviour(path, python, tmp)
-        if not args.no_speed:
-            report_speed(path, table, python, rows, million, tmp)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=RUNS, help="runs per size, in order")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the timing of the fixed costs")
     parser.add_argument("--pool-rate", type=float,
-                        help="the pool's comments/s per core on a quiet machine (benchmarks/abuse.py), for sizing")
+                        help="the pool's comments/s per core on a quiet machine (benchmarks/speed.py), for sizing")
     args = parser.parse_args()
     print(f"$ {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     print(f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {platform.platform()}; {os.cpu_count()} cores; "
