@@ -48,6 +48,7 @@ _END = re.compile(r"^(?:leave a (?:reply|comment)|post a comment|add (?:a|your) 
                   r"replies)|comments?(?: \(\d+\))?:?$|responses?:?$|discussion|reader comments|what do you think)",
                   re.IGNORECASE)
 _WORD = re.compile(r"[a-z']{4,}")
+_SEPARATOR = re.compile(r"^!@#\$%")  # the publisher's article/comments separator, however spelled after it
 
 BASE = ("log_length", "short", "sentence_end", "blank_before", "blank_after", "date", "time", "ago", "name",
         "cue", "personal", "question_or_exclaim", "url", "top_words", "shape_repeats", "section_word", "byline",
@@ -260,14 +261,33 @@ def fit_locator(pages: Sequence[dict], C: float = 0.1, invented: float = 0.005) 
     return Fitted(model, locator_metrics(best, table.starts, eligible, threshold))
 
 
+def split_at_separator(page: dict) -> dict:
+    """A page whose text still holds the publisher's separator line, split there into article and comments.
+
+    The shared file marks 17 Dragnet pages comment-less because their separator is spelled differently
+    ("!@#$%^&*  COMMENTS", "... CORRECTED"); their comment sections are real and would teach (and score) the
+    locator backwards. The separator line becomes the blank line that stands for it on every other page.
+    """
+    from moderation.pages import _lines
+
+    lines = _lines(page["text"])
+    cut = next((n for n, line in enumerate(lines) if _SEPARATOR.match(line)), None)
+    if cut is None:
+        return page
+    article, comments = "\n".join(lines[:cut]), "\n".join(lines[cut + 1:])
+    return {**page, "text": f"{article}\n\n{comments}", "article_gold": article, "comments_gold": comments,
+            "has_comments": bool(comments.strip())}
+
+
 def dragnet_pages() -> list[dict]:
+    """The shared Dragnet training pages, with the mis-split ones split at their separator."""
     import gzip
     import json
 
     from moderation.corpora import dataset_path
 
     with gzip.open(dataset_path(*DRAGNET), "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
+        return [split_at_separator(json.loads(line)) for line in handle]
 
 
 def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, invented: float = 0.005) -> dict:
