@@ -1,12 +1,14 @@
-"""Where the reader comments start on a page no header format fits: a small learned model over lines.
+"""Where the reader comments start on a page no header format fits: two small learned models over lines.
 
 The header table in ``pages`` is exact where it fires but knows only the layouts it was written for. This
-module scores every non-empty line of a page as part of a comment section, from what the line looks like
-(length, punctuation, name-, date- and furniture-like patterns, words of saying and replying, first and second
-person, how often its shape repeats, how much it shares with the top of the page) and how the lines around,
-before and after it differ. A comment section is a suffix of the page, so the section starts where the sum of
-the lines' log-odds from there to the end is largest; it counts when that sum reaches the threshold chosen by
-cross-validation grouped by site, else the page has no comments. ``train_locator`` made ``models/locator.joblib``.
+module describes every non-empty line of a page by what it looks like (length, punctuation, name-, date- and
+furniture-like patterns, whether a table format would read it as a header, words of saying and replying, first and
+second person, how often its shape repeats, how much it shares with the top of the page) and how the lines around,
+before and after it differ. A line model picks the line most likely to open the comment section; a separate
+section model, fitted on the picks a line model made on pages it never saw, decides whether that pick opens real
+comments at all, so that finding the start and deciding that there are comments are two questions, each with its
+own evidence. The section counts when the section model's log-odds reach the threshold chosen by cross-validation
+grouped by site. ``train_locator`` made ``models/locator.joblib``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sklearn.preprocessing import StandardScaler
 WINDOW = 8  # non-empty lines on each side whose mean features describe a line's neighbourhood
 MAX_LINES = 3_000  # only the last lines of a huge page are scored: bounds the time on any input
 SHORT = 60
+ALIKE = 2.0  # log-odds within which another line looks as much like a comment opening as the pick
+NEAR = 3  # a pick this many lines from the gold start still opens the comments (a header line or two off)
 MAX_CHARS = 2_000  # a line's features are read from its start: bounds the time on a huge line
 DRAGNET = ("pages", "dragnet_corrected", "pages.train.jsonl.gz")
 
@@ -52,7 +56,7 @@ _SEPARATOR = re.compile(r"^!@#\$%")  # the publisher's article/comments separato
 
 BASE = ("log_length", "short", "sentence_end", "blank_before", "blank_after", "date", "time", "ago", "name",
         "cue", "personal", "question_or_exclaim", "url", "top_words", "shape_repeats", "section_word", "byline",
-        "name_then_prose", "name_by_date", "reply_mark")
+        "name_then_prose", "name_by_date", "reply_mark", "header", "date_next")
 _REPLY_MARK = re.compile(r"^(?:@\w|re:|pingback|trackback)|\bin reply to\b", re.IGNORECASE)
 
 
@@ -60,7 +64,7 @@ _REPLY_MARK = re.compile(r"^(?:@\w|re:|pingback|trackback)|\bin reply to\b", re.
 class Located:
     """The line (index into the page's lines) where the comments would start, and the evidence for it.
 
-    ``score`` is the summed log-odds of the lines from there to the end of the page.
+    ``score`` is the section model's log-odds that comments start there.
     """
 
     line: int
@@ -69,6 +73,13 @@ class Located:
 
 def _shape(line: str) -> str:
     return re.sub(r"\d+", "0", re.sub(r"[a-z]+", "a", re.sub(r"[A-Z][a-z]*", "A", line)))[:30]
+
+
+def _table_header(line: str) -> bool:
+    """A header format of the table reads the line as a comment header (alone it is not enough to place a section)."""
+    from moderation.pages import FORMATS
+
+    return any(not fmt.bare and fmt.pattern.match(line) for fmt in FORMATS)
 
 
 def base_features(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +103,13 @@ def base_features(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             sum(w in top for w in long_words) / len(long_words) if long_words else 0.0,
             np.log1p(shapes[_shape(line)] - 1) if short else 0.0,
             _END.match(line) is not None, _BYLINE.match(line) is not None, 0, 0, _REPLY_MARK.search(line) is not None,
+            header_sized and _table_header(whole), 0,
         )
     name, date, length = (out[:, BASE.index(f)] for f in ("name", "date", "log_length"))
     following, previous = np.roll(np.arange(len(rows)), -1), np.roll(np.arange(len(rows)), 1)
     out[:, BASE.index("name_then_prose")] = name * (length[following] >= np.log1p(100))
     out[:, BASE.index("name_by_date")] = name * np.maximum(date[following], date[previous])
+    out[:, BASE.index("date_next")] = np.maximum(date, out[:, BASE.index("time")])[following]
     return np.array(rows, dtype=int), out
 
 
@@ -127,42 +140,63 @@ def line_features(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return rows, features
 
 
-def best_start(rows: np.ndarray, log_odds: np.ndarray) -> Located | None:
-    """The start line whose suffix of lines has the largest summed log-odds; the page's first line never counts."""
-    if len(rows) < 2:
-        return None
-    suffix = np.cumsum(log_odds[::-1])[::-1][1:]
-    best = int(np.argmax(suffix))
-    return Located(int(rows[best + 1]), float(suffix[best]))
+def pick(log_odds: np.ndarray) -> int | None:
+    """The row most likely to open the comments; never the page's first line, None on a page of under two lines."""
+    return 1 + int(np.argmax(log_odds[1:])) if len(log_odds) >= 2 else None
+
+
+def section_features(features: np.ndarray, log_odds: np.ndarray, row: int) -> np.ndarray:
+    """What the section model sees of a pick: its line's features, its log-odds and its lead over the runner-up,
+    how many lines follow it, and how many lines above it look as much like a comment opening (a list of named
+    entries or a signature looks alike throughout the page, a comment section only below its start)."""
+    others = np.delete(log_odds[1:], row - 1)
+    lead = log_odds[row] - others.max() if len(others) else log_odds[row]
+    alike_above = np.sum(log_odds[1:row] >= log_odds[row] - ALIKE)
+    alike_below = np.sum(log_odds[row + 1:] >= log_odds[row] - ALIKE)
+    return np.concatenate([features[row], [log_odds[row], lead, np.log1p(len(log_odds) - row),
+                                           np.log1p(alike_above), np.log1p(alike_below)]])
+
+
+def _logistic(C: float):
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000))
 
 
 class CommentLocator(ClassifierMixin, BaseEstimator):
-    """Scores lines as inside a page's comment section; ``locate`` turns a page's scores into a section start.
+    """A line model (does this line open the comments?) and a section model (does the pick open real comments?).
 
-    ``fit`` takes the feature rows of many pages' lines (``line_features``) and whether each line lies in the
-    gold comment section. ``threshold`` is the summed log-odds a section needs to count.
+    ``fit`` takes the feature rows of many pages' lines (``line_features``) with whether each line is the first of
+    its page's gold comment section, and ``sections``/``real``: the ``section_features`` of each page's pick as made
+    by a line model that never saw the page, and whether that pick lies within ``NEAR`` lines of the gold start.
+    ``threshold`` is the section log-odds a pick needs to count; ``predict_proba`` and ``classes_`` are the line
+    model's.
     """
 
-    def __init__(self, C: float = 0.1, threshold: float = 0.0):
+    def __init__(self, C: float = 0.1, section_C: float = 0.03, threshold: float = 0.0):
         self.C = C
+        self.section_C = section_C
         self.threshold = threshold
 
-    def fit(self, X, y):
-        self.model_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=3000))
-        self.model_.fit(X, y)
-        self.classes_ = self.model_.classes_
+    def fit(self, X, y, sections, real):
+        self.line_model_ = _logistic(self.C).fit(X, y)
+        self.section_model_ = _logistic(self.section_C).fit(sections, real)
+        self.classes_ = self.line_model_.classes_
         return self
 
     def predict_proba(self, X):
-        return self.model_.predict_proba(X)
+        return self.line_model_.predict_proba(X)
 
     def decision_function(self, X):
-        return self.model_.decision_function(X)
+        return self.line_model_.decision_function(X)
 
     def best(self, lines: Sequence[str]) -> Located | None:
-        """The most likely start of the comments and its score (None on a page of fewer than two lines)."""
+        """The most likely start of the comments and the section model's score for it (None under two lines)."""
         rows, features = line_features(lines)
-        return best_start(rows, self.decision_function(features)) if len(rows) >= 2 else None
+        log_odds = self.decision_function(features) if len(rows) else np.zeros(0)
+        row = pick(log_odds)
+        if row is None:
+            return None
+        score = self.section_model_.decision_function(section_features(features, log_odds, row)[None, :])[0]
+        return Located(int(rows[row]), float(score))
 
     def locate(self, lines: Sequence[str]) -> int | None:
         """The line where the comments start, or None when the evidence is below the threshold."""
@@ -186,7 +220,7 @@ class PageTable:
     """The training rows of many pages: features, start labels, and which page each row came from."""
 
     X: np.ndarray
-    y: np.ndarray
+    y: np.ndarray  # the row is its page's first comment line
     page: np.ndarray
     rows: list[np.ndarray]  # per page, the line index of each feature row
     starts: list[int | None]  # per page, the gold first comment line
@@ -201,20 +235,56 @@ def page_table(pages: Sequence[dict]) -> PageTable:
         start = gold_start(page, lines)
         found, features = line_features(lines)
         blocks.append(features)
-        labels.append(found >= start if start is not None else np.zeros(len(found), bool))
+        labels.append(found == start)
         owners.append(np.full(len(found), number))
         rows.append(found)
         starts.append(start)
     return PageTable(np.vstack(blocks), np.concatenate(labels).astype(int), np.concatenate(owners), rows, starts)
 
 
-def out_of_fold(table: PageTable, groups: np.ndarray, C: float, folds: int = 5) -> list[Located | None]:
-    """Each page's best section start and score from a model that never saw the page's site."""
-    best: list[Located | None] = [None] * len(table.rows)
-    for train, test in GroupKFold(n_splits=folds).split(table.X, table.y, groups[table.page]):
-        log_odds = CommentLocator(C=C).fit(table.X[train], table.y[train]).decision_function(table.X[test])
-        for page in np.unique(table.page[test]):
-            best[page] = best_start(table.rows[page], log_odds[table.page[test] == page])
+@dataclass
+class Picks:
+    """Each page's pick by a line model that never saw its site: what the section model is fitted on."""
+
+    X: np.ndarray  # section_features of the pick, one row per page with a pick
+    real: np.ndarray  # the pick is within NEAR lines of the gold start
+    page: np.ndarray  # which page each row is
+    line: np.ndarray  # the picked line
+
+
+def _folds(table: PageTable, groups: np.ndarray, folds: int) -> list[np.ndarray]:
+    """The pages of each fold, grouped by site."""
+    pages = np.arange(len(table.rows))
+    return [test for _, test in GroupKFold(n_splits=folds).split(pages, groups=groups)]
+
+
+def out_of_fold_picks(table: PageTable, fold_pages: list[np.ndarray], C: float) -> Picks:
+    """Every page's pick and section features from a line model fitted on the other folds."""
+    X, real, owner, picked = [], [], [], []
+    for test_pages in fold_pages:
+        test = np.isin(table.page, test_pages)
+        log_odds = _logistic(C).fit(table.X[~test], table.y[~test]).decision_function(table.X[test])
+        for page in test_pages:
+            mine = table.page[test] == page
+            row = pick(log_odds[mine])
+            if row is None:
+                continue
+            line, start = int(table.rows[page][row]), table.starts[page]
+            X.append(section_features(table.X[table.page == page], log_odds[mine], row))
+            real.append(start is not None and abs(line - start) <= NEAR)
+            owner.append(page)
+            picked.append(line)
+    return Picks(np.array(X), np.array(real, dtype=int), np.array(owner), np.array(picked))
+
+
+def out_of_fold(picks: Picks, fold_pages: list[np.ndarray], n_pages: int, section_C: float) -> list[Located | None]:
+    """Each page's pick with a section score from a section model fitted on the other folds' picks."""
+    best: list[Located | None] = [None] * n_pages
+    for test_pages in fold_pages:
+        test = np.isin(picks.page, test_pages)
+        scores = _logistic(section_C).fit(picks.X[~test], picks.real[~test]).decision_function(picks.X[test])
+        for page, line, score in zip(picks.page[test], picks.line[test], scores, strict=True):
+            best[page] = Located(int(line), float(score))
     return best
 
 
@@ -245,19 +315,23 @@ class Fitted:
     metrics: dict
 
 
-def fit_locator(pages: Sequence[dict], C: float = 0.1, invented: float = 0.005) -> Fitted:
+def fit_locator(pages: Sequence[dict], C: float = 0.1, section_C: float = 0.03, invented: float = 0.005,
+                folds: int = 5) -> Fitted:
     """Fit on ``pages`` (Dragnet rows: text, article_gold, comments_gold) with the threshold from grouped CV.
 
-    Out-of-fold section scores come from 5 folds grouped by site (``corpora.offtopic.site_groups``); the threshold
-    lets the locator fire on at most ``invented`` of the comment-less pages the header table leaves alone.
+    Folds are grouped by site (``corpora.offtopic.site_groups``). The section model is fitted on picks made out of
+    fold, as it will meet them on new pages; its threshold lets the locator fire on at most ``invented`` of the
+    comment-less pages the header table leaves alone, out of fold.
     """
     from moderation.corpora.offtopic import site_groups
 
     table = page_table(pages)
-    best = out_of_fold(table, np.array(site_groups([page["text"] for page in pages])), C)
+    fold_pages = _folds(table, np.array(site_groups([page["text"] for page in pages])), folds)
+    picks = out_of_fold_picks(table, fold_pages, C)
+    best = out_of_fold(picks, fold_pages, len(pages), section_C)
     eligible = fallback_pages(pages)
     threshold = choose_threshold(best, table.starts, eligible, invented)
-    model = CommentLocator(C=C, threshold=threshold).fit(table.X, table.y)
+    model = CommentLocator(C=C, section_C=section_C, threshold=threshold).fit(table.X, table.y, picks.X, picks.real)
     return Fitted(model, locator_metrics(best, table.starts, eligible, threshold))
 
 
@@ -297,7 +371,7 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, inv
 
     started = time.perf_counter()
     pages = dragnet_pages()
-    fitted = fit_locator(pages, C, invented)
+    fitted = fit_locator(pages, C, invented=invented)
     card = {
         "name": "locator",
         "version": f"locator-{time.strftime('%Y.%m')}.1",
