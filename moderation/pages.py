@@ -126,6 +126,7 @@ _NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|trac
 _CUE = re.compile(r"\d|wrote|says|said|added", re.IGNORECASE)  # a line without one cannot be a header
 _DATE_LINE = FORMATS[-1].pattern
 _SEARCH_STAMP = re.compile(STAMP, re.IGNORECASE)
+_TIME_LINE = re.compile(rf"^(?:@\s?|at\s)?(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?[\s|-]*$", re.IGNORECASE)
 _TIME_ONLY = re.compile(rf"^(?:@\s?)?{_TIME}(?:\s{_ZONE})?[\s|-]*$", re.IGNORECASE)
 _FURNITURE = re.compile(
     r"^(?:reply|report(?: as)? abuse|flag|permalink|share|quote|like|edit|delete|link|"
@@ -258,6 +259,13 @@ def _next_date(lines: list[str], line: int) -> str | None:
     return None
 
 
+def _timed(posted: str | None, lines: list[str], line: int) -> str | None:
+    """A header's date completed by a time standing alone on the next line (name, date and time on three lines)."""
+    following = lines[line + 1] if line + 1 < len(lines) else ""
+    stamp = _TIME_LINE.match(following) if posted and "T" not in posted else None
+    return to_iso(posted, stamp["time"], stamp["zone"]) if stamp else posted
+
+
 def _candidates(lines: list[str], first: int) -> list[int]:
     """The last MAX_CANDIDATES lines that could be headers: short, with a digit or a verb of saying, or name-short."""
     found = [n for n in range(first, len(lines))
@@ -288,7 +296,7 @@ def _hits(fmt: HeaderFormat, lines: list[str], candidates: list[int]) -> list[_H
         hit = _match(fmt, lines[number])
         if hit is not None and (not fmt.bare or _bare_header(lines, number)):
             hit.line = number
-            hit.posted_at = hit.posted_at or _next_date(lines, number)
+            hit.posted_at = _timed(hit.posted_at, lines, number) or _next_date(lines, number)
             if fmt.author_above:
                 hit.author_line = _author_above(lines, number)
                 hit.author = lines[hit.author_line] if hit.author_line is not None else None

@@ -213,6 +213,15 @@ def test_one_telling_header_is_a_comment(header):
     assert article.body == ARTICLE
 
 
+def test_name_date_and_time_on_three_lines_make_one_comment():
+    """The time on its own line completes the date, so one such header is evidence enough; a date alone is not."""
+    article = parse_page(page("By Dana Writer", "", "Fanatic99", "August 9th, 2012", "2:13 pm", "",
+                              "We have been losing all year.", "", "Go team!"))
+    assert article.comments == [Comment(0, "Fanatic99", "2012-08-09T14:13:00",
+                                        "We have been losing all year.\n\nGo team!")]
+    assert parse_page(page("Fanatic99", "August 9th, 2012", "", "We have been losing all year.")).comments == []
+
+
 def test_subheadings_are_not_bare_names():
     section = ["", "Tables", "", "Use tables for tabular data only.", "", "Breadcrumbs", "", "Show the path.", "",
                "Reviews", "", "Mark up ratings."]
