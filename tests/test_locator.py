@@ -10,7 +10,15 @@ from sklearn.base import clone
 
 from moderation import artifacts
 from moderation.artifacts import shipped_dir
-from moderation.locator import CommentLocator, best_start, dragnet_pages, fit_locator, line_features
+from moderation.locator import (
+    CommentLocator,
+    dragnet_pages,
+    fit_locator,
+    line_features,
+    pick,
+    section_features,
+    split_at_separator,
+)
 from moderation.pages import LOCATOR_FILE, Comment, located_comments, parse_page, shipped_locator
 
 ARTICLE = ("The city council approved the 2027 budget on Tuesday after a long debate about transit funding, with "
@@ -40,11 +48,23 @@ def test_fit_on_a_small_sample_chooses_a_threshold_out_of_fold(small_fit):
     assert probabilities.shape == (len(rows), 2) and list(small_fit.model.classes_) == [0, 1]
 
 
-def test_the_section_is_the_suffix_with_the_most_evidence():
-    rows = np.array([0, 2, 4, 6, 8])
-    assert best_start(rows, np.array([-5.0, -3.0, 1.0, 2.0, -0.5])).line == 4
-    assert best_start(rows, np.array([9.0, -3.0, -1.0, -2.0, -0.5])).line == 8  # never the first line
-    assert best_start(rows[:1], np.array([1.0])) is None
+def test_the_pick_is_never_the_first_line_and_the_section_sees_how_alike_the_other_lines_are():
+    assert pick(np.array([-5.0, -3.0, 1.0, 2.0, -0.5])) == 3
+    assert pick(np.array([9.0, -3.0, -1.0, -2.0, -0.5])) == 4  # never the first line
+    assert pick(np.array([1.0])) is None
+    features = np.arange(10.0).reshape(5, 2)
+    seen = section_features(features, np.array([0.0, 1.0, 3.0, 2.5, 0.5]), 2)
+    assert list(seen[:2]) == [4.0, 5.0] and seen[2] == 3.0 and seen[3] == 3.0 - 2.5
+    assert list(seen[5:]) == [np.log1p(1), np.log1p(1)]  # one line above and one below within ALIKE of the pick
+
+
+def test_a_page_still_holding_the_publisher_separator_is_split_there():
+    page = {"doc_id": "x", "text": "Title\n\nBody.\n\n!@#$%^&*  COMMENTS\n\nJane\n\nNice.", "article_gold": "x",
+            "comments_gold": "", "has_comments": False}
+    split = split_at_separator(page)
+    assert (split["article_gold"], split["comments_gold"], split["has_comments"]) == ("Title\n\nBody.\n",
+                                                                                    "\nJane\n\nNice.", True)
+    assert "!@#" not in split["text"] and split_at_separator(split) == split
 
 
 def test_located_comments_keep_every_line_and_invent_no_author():
@@ -57,7 +77,7 @@ def test_the_shipped_locator_is_verified_before_loading(tmp_path):
     path = shipped_dir() / LOCATOR_FILE
     artifact = artifacts.load(path)
     assert isinstance(artifact.estimator, CommentLocator)
-    assert artifact.card["thresholds"]["in_comment_section"] == artifact.estimator.threshold
+    assert artifact.card["thresholds"]["opens_comment_section"] == artifact.estimator.threshold
     assert shipped_locator().threshold == artifact.estimator.threshold
     copy = tmp_path / LOCATOR_FILE
     shutil.copy(path, copy)
@@ -69,7 +89,7 @@ def test_the_shipped_locator_is_verified_before_loading(tmp_path):
 
 def test_the_locator_runs_only_where_the_table_finds_nothing(seed_pages):
     eager = clone(shipped_locator()).set_params(threshold=-np.inf)
-    eager.model_ = shipped_locator().model_
+    eager.line_model_, eager.section_model_ = shipped_locator().line_model_, shipped_locator().section_model_
     text = seed_pages["000"].read_text(encoding="utf-8")
     assert parse_page(text, locator=eager) == parse_page(text)
     assert parse_page(PAGE).comments == []
