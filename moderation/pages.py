@@ -520,8 +520,8 @@ def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = 
     """The article and reader comments of one page (plain text or HTML); never raises on any text.
 
     ``locator`` ("shipped" for ``models/locator.joblib``) may place a comment section where the header table finds
-    none. It is off by default: held out (a locator fitted on one half of the Dragnet pages, run on the other) it
-    found one section the table misses in 300 pages and invented comments on more pages than that (see README,
+    none. It is off by default: held out (fitted on one half of the Dragnet pages, run on the other, both ways) it
+    found 1 of the 22 sections the table misses and gave comments to 6 more comment-less pages (see README,
     "Parsing pages"), and it costs about 60 % of the parser's speed.
     """
     if not isinstance(text, str):
