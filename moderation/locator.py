@@ -258,12 +258,15 @@ def _folds(table: PageTable, groups: np.ndarray, folds: int) -> list[np.ndarray]
     return [test for _, test in GroupKFold(n_splits=folds).split(pages, groups=groups)]
 
 
-def out_of_fold_picks(table: PageTable, fold_pages: list[np.ndarray], C: float) -> Picks:
-    """Every page's pick and section features from a line model fitted on the other folds."""
+def out_of_fold_picks(table: PageTable, fold_pages: Sequence[np.ndarray], C: float,
+                      unseen: np.ndarray | None = None) -> Picks:
+    """Every page's pick and section features from a line model fitted on the other folds, none of ``unseen``."""
+    unseen = np.zeros(0, dtype=int) if unseen is None else unseen
     X, real, owner, picked = [], [], [], []
     for test_pages in fold_pages:
         test = np.isin(table.page, test_pages)
-        log_odds = _logistic(C).fit(table.X[~test], table.y[~test]).decision_function(table.X[test])
+        train = ~test & ~np.isin(table.page, unseen)
+        log_odds = _logistic(C).fit(table.X[train], table.y[train]).decision_function(table.X[test])
         for page in test_pages:
             mine = table.page[test] == page
             row = pick(log_odds[mine])
@@ -277,12 +280,15 @@ def out_of_fold_picks(table: PageTable, fold_pages: list[np.ndarray], C: float) 
     return Picks(np.array(X), np.array(real, dtype=int), np.array(owner), np.array(picked))
 
 
-def out_of_fold(picks: Picks, fold_pages: list[np.ndarray], n_pages: int, section_C: float) -> list[Located | None]:
-    """Each page's pick with a section score from a section model fitted on the other folds' picks."""
-    best: list[Located | None] = [None] * n_pages
-    for test_pages in fold_pages:
+def out_of_fold(table: PageTable, picks: Picks, fold_pages: list[np.ndarray], C: float,
+                section_C: float) -> list[Located | None]:
+    """Each page's pick with a section score from a section model that never saw its site, not even through the
+    line models behind its training picks: those are refitted without the scored fold (nested CV)."""
+    best: list[Located | None] = [None] * len(table.rows)
+    for k, test_pages in enumerate(fold_pages):
+        inner = out_of_fold_picks(table, [f for j, f in enumerate(fold_pages) if j != k], C, unseen=test_pages)
         test = np.isin(picks.page, test_pages)
-        scores = _logistic(section_C).fit(picks.X[~test], picks.real[~test]).decision_function(picks.X[test])
+        scores = _logistic(section_C).fit(inner.X, inner.real).decision_function(picks.X[test])
         for page, line, score in zip(picks.page[test], picks.line[test], scores, strict=True):
             best[page] = Located(int(line), float(score))
     return best
@@ -328,7 +334,7 @@ def fit_locator(pages: Sequence[dict], C: float = 0.1, section_C: float = 0.03, 
     table = page_table(pages)
     fold_pages = _folds(table, np.array(site_groups([page["text"] for page in pages])), folds)
     picks = out_of_fold_picks(table, fold_pages, C)
-    best = out_of_fold(picks, fold_pages, len(pages), section_C)
+    best = out_of_fold(table, picks, fold_pages, C, section_C)
     eligible = fallback_pages(pages)
     threshold = choose_threshold(best, table.starts, eligible, invented)
     model = CommentLocator(C=C, section_C=section_C, threshold=threshold).fit(table.X, table.y, picks.X, picks.real)
