@@ -75,8 +75,9 @@ _DATE = (rf"(?:(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY},?\s(?:\d{{4}}|'\d\d)|{_DAY
          rf"|{_MONTH}\s{_DAY}\b(?!,?\s\d)|\d{{4}}-\d\d-\d\d|\d{{1,2}}[/.]\d{{1,2}}[/.]\d\d(?:\d\d)?\b))")
 _TIME = r"\d{1,2}:\d\d(?::\d\d)?(?:\s?[ap]\.?m\b\.?)?"
 _ZONE = r"(?:[ECMPA][SD]T|AK[SD]T|H[SD]T|[ECMP]T|UTC|GMT)\b"
-_SEP = rf"(?:,?\s?(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|[·•-]\s|/{{1,2}}\s?|\|\s)?)"
-STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?)?"
+_SEP = rf"(?:,?\s{{0,2}}(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|[·•-]\s|/{{1,2}}\s?|\|\s)?)"
+_REPEATED = rf"(?:\sat\s{_TIME})?"  # CNN writes the time twice: "August 9, 2012 02:07 pm at 2:07 pm"
+STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?{_REPEATED})?"
 _PRONOUN = r"(?:he|she|it|they|we|you|i|what|who|which|this|that|there)\b(?!\.)"
 _NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|{_PRONOUN}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
 _PERSON = (r"(?P<author>(?-i:(?:[A-Z][\w'’-]*\.?|[A-Z]\.)(?:\s(?:[A-Z][\w'’-]*\.?|[A-Z]\.)){0,2})"
@@ -318,11 +319,16 @@ def _people(hits: list[_Hit], lines: list[str]) -> bool:
     return len(set(names)) < len(names) or any("://" in name for name in names)
 
 
+def _later(posted: str | None, day: str | None) -> bool:
+    """A header dated after the article's own dateline: a reader came back to it, the article's footer would not."""
+    return bool(posted and day and posted[:10] > day)
+
+
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     """The format with the most hits below the article's first long line, if it is convincing.
 
     Convincing: two hits, or one in the page's second half naming its author with a date and time or
-    in a telling format; bare name lines need MIN_BARE hits that are people. Several hits beat one, formats
+    in a telling format, or dated after the article's dateline; bare name lines need MIN_BARE hits that are people. Several hits beat one, formats
     naming the author beside a date or verb come first (bare names, then bare date lines are the fallbacks),
     ties go to the hits that come last.
     """
@@ -332,12 +338,13 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
         offsets.append(total)
         total += len(line) + 1
     best, best_key, candidates = None, None, _candidates(lines, first)
+    day = published[1][:10] if (published := _published(lines)) else None
     for fmt in FORMATS:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
         if fmt.bare and not _people(hits, lines):
             continue
-        dated = any(h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
-                    for h in hits)
+        dated = any((h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) or _later(h.posted_at, day))
+                    and offsets[h.line] > total / 2 for h in hits)
         key = (len(hits) >= 2, not fmt.bare, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
         if (len(hits) >= (MIN_BARE if fmt.bare else 2) or (hits and dated)) and (best_key is None or key > best_key):
             best, best_key = (fmt, hits), key

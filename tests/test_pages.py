@@ -222,6 +222,40 @@ def test_name_date_and_time_on_three_lines_make_one_comment():
     assert parse_page(page("Fanatic99", "August 9th, 2012", "", "We have been losing all year.")).comments == []
 
 
+def test_date_and_time_two_spaces_apart_make_a_header():
+    """Columns collapse to two spaces (``_lines``), so a stamp's date and time may stand two spaces apart."""
+    article = parse_page(page("Flea Biscuit", "November 12, 2012  01:42 PM ET", "", "Should sit out next week.", "",
+                              "Barboy", "November 12, 2012  01:58 PM ET", "", "You missed the joke."))
+    assert [(c.author, c.posted_at, c.text) for c in article.comments] == [
+        ("Flea Biscuit", "2012-11-12T13:42:00-05:00", "Should sit out next week."),
+        ("Barboy", "2012-11-12T13:58:00-05:00", "You missed the joke.")]
+
+
+def test_a_time_repeated_after_the_stamp_still_closes_a_comment():
+    """"August 9, 2012 02:07 pm at 2:07 pm" closes each comment; the name above its text is not the header's, so
+    ``author`` stays None and the name stays in the text."""
+    article = parse_page(page("ninevegetable", "", "Unless I get asked to run.", "August 9, 2012 02:07 pm at 2:07 pm",
+                              "California Gary", "", "It takes me back.", "August 9, 2012 02:15 pm at 2:15 pm"))
+    assert [(c.author, c.posted_at, c.text) for c in article.comments] == [
+        (None, "2012-08-09T14:07:00", "ninevegetable\n\nUnless I get asked to run."),
+        (None, "2012-08-09T14:15:00", "California Gary\n\nIt takes me back.")]
+
+
+def test_one_header_dated_after_the_article_is_a_comment():
+    """A single date header without a time is evidence when it is later than the article's dateline; the article's
+    own footer carries the day it was published."""
+    head = f"Budget passes\nOctober 18, 2012 at 9:15AM\n\n{ARTICLE}\n\n"
+    later = parse_page(head + "For disk I/O the difference is 3x, and reliability is better.\n"
+                              "October 19, 2012 Fazal Majid")
+    assert [(c.author, c.posted_at) for c in later.comments] == [("Fazal Majid", "2012-10-19")]
+    assert later.body == ARTICLE
+    assert parse_page(head + "For more, see the city's site.\nOctober 18, 2012 Fazal Majid").comments == []
+    alone = parse_page(f"Budget passes\nAugust 3, 2012\n\n{ARTICLE}\n\nAug 6, 2012\n5:06 pm EDT\n\n"
+                       "I watched curling once. Ok, maybe twice.")
+    assert [(c.author, c.posted_at, c.text) for c in alone.comments] == [
+        (None, "2012-08-06T17:06:00-04:00", "I watched curling once. Ok, maybe twice.")]
+
+
 def test_subheadings_are_not_bare_names():
     section = ["", "Tables", "", "Use tables for tabular data only.", "", "Breadcrumbs", "", "Show the path.", "",
                "Reviews", "", "Mark up ratings."]
