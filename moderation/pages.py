@@ -327,10 +327,10 @@ def _later(posted: str | None, day: str | None) -> bool:
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     """The format with the most hits below the article's first long line, if it is convincing.
 
-    Convincing: two hits, or one in the page's second half naming its author with a date and time or
-    in a telling format, or dated after the article's dateline; bare name lines need MIN_BARE hits that are people. Several hits beat one, formats
-    naming the author beside a date or verb come first (bare names, then bare date lines are the fallbacks),
-    ties go to the hits that come last.
+    Convincing: two hits, or one in the page's second half naming its author with a date and time or in a
+    telling format, or dated after the article's dateline; bare name lines need MIN_BARE hits that are people.
+    Several hits beat one, formats naming the author beside a date or verb come first (bare names, then bare
+    date lines are the fallbacks), ties go to the hits that come last.
     """
     first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
     offsets, total = [], 0
