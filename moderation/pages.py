@@ -319,16 +319,11 @@ def _people(hits: list[_Hit], lines: list[str]) -> bool:
     return len(set(names)) < len(names) or any("://" in name for name in names)
 
 
-def _later(posted: str | None, day: str | None) -> bool:
-    """A header dated after the article's own dateline: a reader came back to it, the article's footer would not."""
-    return bool(posted and day and posted[:10] > day)
-
-
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     """The format with the most hits below the article's first long line, if it is convincing.
 
     Convincing: two hits, or one in the page's second half naming its author with a date and time or in a
-    telling format, or dated after the article's dateline; bare name lines need MIN_BARE hits that are people.
+    telling format; bare name lines need MIN_BARE hits that are people.
     Several hits beat one, formats naming the author beside a date or verb come first (bare names, then bare
     date lines are the fallbacks), ties go to the hits that come last.
     """
@@ -338,13 +333,12 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
         offsets.append(total)
         total += len(line) + 1
     best, best_key, candidates = None, None, _candidates(lines, first)
-    day = published[1][:10] if (published := _published(lines)) else None
     for fmt in FORMATS:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
         if fmt.bare and not _people(hits, lines):
             continue
-        dated = any((h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) or _later(h.posted_at, day))
-                    and offsets[h.line] > total / 2 for h in hits)
+        dated = any(h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
+                    for h in hits)
         key = (len(hits) >= 2, not fmt.bare, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
         if (len(hits) >= (MIN_BARE if fmt.bare else 2) or (hits and dated)) and (best_key is None or key > best_key):
             best, best_key = (fmt, hits), key

@@ -241,21 +241,6 @@ def test_a_time_repeated_after_the_stamp_still_closes_a_comment():
         (None, "2012-08-09T14:15:00", "California Gary\n\nIt takes me back.")]
 
 
-def test_one_header_dated_after_the_article_is_a_comment():
-    """A single date header without a time is evidence when it is later than the article's dateline; the article's
-    own footer carries the day it was published."""
-    head = f"Budget passes\nOctober 18, 2012 at 9:15AM\n\n{ARTICLE}\n\n"
-    later = parse_page(head + "For disk I/O the difference is 3x, and reliability is better.\n"
-                              "October 19, 2012 Fazal Majid")
-    assert [(c.author, c.posted_at) for c in later.comments] == [("Fazal Majid", "2012-10-19")]
-    assert later.body == ARTICLE
-    assert parse_page(head + "For more, see the city's site.\nOctober 18, 2012 Fazal Majid").comments == []
-    alone = parse_page(f"Budget passes\nAugust 3, 2012\n\n{ARTICLE}\n\nAug 6, 2012\n5:06 pm EDT\n\n"
-                       "I watched curling once. Ok, maybe twice.")
-    assert [(c.author, c.posted_at, c.text) for c in alone.comments] == [
-        (None, "2012-08-06T17:06:00-04:00", "I watched curling once. Ok, maybe twice.")]
-
-
 def test_subheadings_are_not_bare_names():
     section = ["", "Tables", "", "Use tables for tabular data only.", "", "Breadcrumbs", "", "Show the path.", "",
                "Reviews", "", "Mark up ratings."]
