@@ -387,7 +387,7 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
              *(f"rest_minus_above_{f}" for f in BASE), "line_share", "char_share", "log_lines_left"]
     card = {
         "name": "locator",
-        "version": f"locator-{time.strftime('%Y.%m')}.2",
+        "version": f"locator-{time.strftime('%Y.%m')}.3",
         "labels": ["opens_comment_section"],
         "model": {"estimator": "moderation.locator.CommentLocator", "params": fitted.model.get_params(),
                   "line_features": lines,
@@ -401,8 +401,9 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
         "thresholds": {"opens_comment_section": fitted.model.threshold},
         "threshold_reasoning": f"lowest section log-odds at which the locator fires on at most {invented:.1%} of the "
                                "comment-less pages the header table leaves alone, out of fold (5 folds grouped by "
-                               "site, sites inferred from shared boilerplate lines; the section model fitted on "
-                               f"out-of-fold picks); C = {C}, section_C = {section_C} fixed, not tuned",
+                               "site, sites inferred from shared boilerplate lines; the section model scoring each "
+                               "fold fitted on picks from line models that never saw that fold, nested); "
+                               f"C = {C}, section_C = {section_C} fixed, not tuned",
         "metrics": {"out_of_fold": fitted.metrics, "held_out_halves": held_out},
         "default": "off (parse_page(text, locator='shipped') turns it on): held out it found too few of the sections "
                    "the table misses for the comments it invented (see held_out_halves)",
