@@ -12,9 +12,11 @@ from moderation import artifacts
 from moderation.artifacts import shipped_dir
 from moderation.locator import (
     CommentLocator,
+    PageTable,
     dragnet_pages,
     fit_locator,
     line_features,
+    out_of_fold_picks,
     pick,
     section_features,
     split_at_separator,
@@ -97,3 +99,19 @@ def test_the_locator_runs_only_where_the_table_finds_nothing(seed_pages):
     kept = "\n".join([found.body, *(c.text for c in found.comments)])
     assert found.comments and all(c.author is None for c in found.comments)
     assert all(t in kept for _, t in CHATTER) and ARTICLE in found.body and MORE in found.body
+
+
+def test_out_of_fold_picks_never_learn_from_the_unseen_pages():
+    """The nested CV behind the section model's scores: picks made without a fold's pages are the picks made on a
+    table that never held them."""
+    rng = np.random.default_rng(0)
+    sizes, starts = [6, 5, 7, 6, 5, 6], [2, None, 3, 1, None, 4]
+    X = rng.normal(size=(sum(sizes), 4))
+    y = np.concatenate([np.arange(n) == (s if s is not None else -1) for n, s in zip(sizes, starts, strict=True)])
+    table = PageTable(X, y.astype(int), np.repeat(np.arange(len(sizes)), sizes), [np.arange(n) for n in sizes], starts)
+    folds = [np.array([0, 1]), np.array([2, 3])]
+    nested = out_of_fold_picks(table, folds, C=0.1, unseen=np.array([4, 5]))
+    kept = table.page < 4
+    alone = PageTable(X[kept], table.y[kept], table.page[kept], table.rows[:4], starts[:4])
+    plain = out_of_fold_picks(alone, folds, C=0.1)
+    assert np.allclose(nested.X, plain.X) and list(nested.page) == list(plain.page) == [0, 1, 2, 3]
