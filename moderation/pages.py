@@ -123,6 +123,7 @@ FORMATS: tuple[HeaderFormat, ...] = (
     _format("date_line", rf"(?:posted\s(?:on\s)?|on\s|#\d+\s-\s)?(?:{STAMP}|{_AGO})", author_above=True),
 )
 
+NAME_LINE = FORMATS[-2]
 _NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|tracked)\b", re.IGNORECASE)
 _CUE = re.compile(r"\d|wrote|says|said|added", re.IGNORECASE)  # a line without one cannot be a header
 _DATE_LINE = FORMATS[-1].pattern
@@ -141,6 +142,11 @@ _END = re.compile(
     r"post a comment|add (?:a|your) comment|subscribe to:|newer post|older post|related (?:articles|posts|"
     r"stories)|tags?:|filed under|copyright|©|we welcome comments|comments \(\d+\)|\d+ comments?$|"
     r"our standards|you might also like|trackbacks?|we need your support|support (?:our|independent) journalism)",
+    re.IGNORECASE,
+)
+_ARTICLE_END = re.compile(  # what closes an article and may stand just above its comments
+    r"^(?:about the author\b|about [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}:?$|related (?:posts|articles|stories|entries)"
+    r":?$|\d+ (?:comments?|responses?|replies)|(?:reader )?comments?:?$|responses?:?$|discussion:?$)",
     re.IGNORECASE,
 )
 _CREDIT = re.compile(
@@ -401,13 +407,41 @@ def _reply_to(text: str, lowered: dict[str, str]) -> str | None:
     return lowered.get(at.group(1).rstrip(":,").lower()) if at else None
 
 
+def _spaced_name(lines: list[str], number: int) -> _Hit | None:
+    """A name alone between blank lines with a paragraph after it (a subheading looks the same: see _after_end)."""
+    if not (0 < number < len(lines) - 2 and not lines[number - 1] and not lines[number + 1] and lines[number + 2]
+            and len(lines[number]) <= MAX_NAME_LINE):
+        return None
+    hit = _match(NAME_LINE, lines[number])
+    if hit is not None:
+        hit.line = number
+    return hit
+
+
+def _after_end(lines: list[str]) -> list[_Hit]:
+    """Names alone between blank lines that start right after an article's end (an author bio, "Related posts",
+    a comments heading): there they head comments, where anywhere else they could be subheadings."""
+    first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
+    for end in range(first, len(lines)):
+        if not _ARTICLE_END.match(lines[end][:MAX_HEADER]):
+            continue
+        after = next((n for n in range(end + 1, len(lines)) if lines[n] and not lines[n - 1]), len(lines))
+        if _spaced_name(lines, after) is not None:
+            stop = _section_end(lines, after + 1)
+            return [hit for n in range(after, stop) if (hit := _spaced_name(lines, n)) is not None]
+    return []
+
+
 def find_table_comments(lines: list[str]) -> tuple[int, list[Comment]]:
     """The comment section by the header table: where it starts (len(lines) if none) and its comments."""
     best = _best(lines)
+    if best is None and (named := _after_end(lines)):
+        best = NAME_LINE, named
+    elif best is not None and best[0].bare:
+        best = best[0], _first_name(best[0], lines, best[1])
     if best is None:
         return len(lines), []
     fmt, hits = best
-    hits = _first_name(fmt, lines, hits) if fmt.bare else hits
     closes, spans = _spans(hits, lines)
     section_start = spans[0][0] if closes else hits[0].line
     if fmt.author_above and not closes:  # the author line above belongs to the header, not the text before

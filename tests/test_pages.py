@@ -241,6 +241,21 @@ def test_a_time_repeated_after_the_stamp_still_closes_a_comment():
         (None, "2012-08-09T14:15:00", "California Gary\n\nIt takes me back.")]
 
 
+def test_names_alone_between_blank_lines_after_an_author_bio_head_comments():
+    """After an article's end (an author bio, "Related Posts", a comments heading) a name alone between blank lines
+    opens a comment; the same lines anywhere else may be subheadings and give nothing."""
+    bio = "About the Author: Dana writes about city money and has covered the council since 2019."
+    article = parse_page(page(bio, "", "Al", "", "One big negative: the buses still run late.", "", "Subversive", "",
+                              "Really? I agree with Al.", "", "Not this one, though."))
+    assert [(c.author, c.posted_at, c.text) for c in article.comments] == [
+        ("Al", None, "One big negative: the buses still run late."),
+        ("Subversive", None, "Really? I agree with Al.\n\nNot this one, though.")]
+    assert article.body == f"{ARTICLE}\n\n{bio}"
+    related = parse_page(page("Related Posts", "", "Marcia", "", "Love the quote about leadership."))
+    assert [(c.author, c.text) for c in related.comments] == [("Marcia", "Love the quote about leadership.")]
+    assert parse_page(page("", "Marcia", "", "Love the quote about leadership.")).comments == []
+
+
 def test_subheadings_are_not_bare_names():
     section = ["", "Tables", "", "Use tables for tabular data only.", "", "Breadcrumbs", "", "Show the path.", "",
                "Reviews", "", "Mark up ratings."]
