@@ -34,6 +34,7 @@ ALIKE = 2.0  # log-odds within which another line looks as much like a comment o
 NEAR = 3  # a pick this many lines from the gold start still opens the comments (a header line or two off)
 MAX_CHARS = 2_000  # a line's features are read from its start: bounds the time on a huge line
 DRAGNET = ("pages", "dragnet_corrected", "pages.train.jsonl.gz")
+MULTINEWS = ("pages", "multinews_samples", "news_pages.jsonl.gz")  # news pages without comments
 
 _STAMP = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b|\b\d{1,2}\s(?:jan|feb|mar|apr|may"
@@ -323,7 +324,8 @@ class Fitted:
 
 def fit_locator(pages: Sequence[dict], C: float = 0.1, section_C: float = 0.03, invented: float = 0.005,
                 folds: int = 5) -> Fitted:
-    """Fit on ``pages`` (Dragnet rows: text, article_gold, comments_gold) with the threshold from grouped CV.
+    """Fit on ``pages`` (Dragnet rows: text, article_gold, comments_gold; rows with only a text have no comments)
+    with the threshold from grouped CV.
 
     Folds are grouped by site (``corpora.offtopic.site_groups``). The section model is fitted on picks made out of
     fold, as it will meet them on new pages; its threshold lets the locator fire on at most ``invented`` of the
@@ -359,15 +361,24 @@ def split_at_separator(page: dict) -> dict:
             "has_comments": bool(comments.strip())}
 
 
-def dragnet_pages() -> list[dict]:
-    """The shared Dragnet training pages, with the mis-split ones split at their separator."""
+def _rows(parts: tuple[str, ...]) -> list[dict]:
     import gzip
     import json
 
     from moderation.corpora import dataset_path
 
-    with gzip.open(dataset_path(*DRAGNET), "rt", encoding="utf-8") as handle:
-        return [split_at_separator(json.loads(line)) for line in handle]
+    with gzip.open(dataset_path(*parts), "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def dragnet_pages() -> list[dict]:
+    """The shared Dragnet training pages, with the mis-split ones split at their separator."""
+    return [split_at_separator(row) for row in _rows(DRAGNET)]
+
+
+def news_pages() -> list[dict]:
+    """The shared Multi-News pages (``doc_id``, ``text``), none with comments: negatives for what news looks like."""
+    return _rows(MULTINEWS)
 
 
 def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, section_C: float = 0.03,
@@ -381,8 +392,8 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
     from moderation.corpora import dataset_path
 
     started = time.perf_counter()
-    pages = dragnet_pages()
-    fitted = fit_locator(pages, C, section_C, invented)
+    pages, news = dragnet_pages(), news_pages()
+    fitted = fit_locator(pages + news, C, section_C, invented)
     lines = [*BASE, *(f"before_{f}" for f in BASE), *(f"after_{f}" for f in BASE),
              *(f"rest_minus_above_{f}" for f in BASE), "line_share", "char_share", "log_lines_left"]
     card = {
@@ -397,7 +408,10 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
                            "sha256": artifacts.sha256_file(dataset_path(*DRAGNET)), "pages": len(pages),
                            "with_comments": sum(page["has_comments"] for page in pages),
                            "note": "counting the pages split at the publisher's separator the shared file missed "
-                                   "(split_at_separator)"}],
+                                   "(split_at_separator)"},
+                          {"corpus": "multinews_samples", "file": "/".join(MULTINEWS),
+                           "sha256": artifacts.sha256_file(dataset_path(*MULTINEWS)), "pages": len(news),
+                           "with_comments": 0, "note": "news pages without comments, as negatives"}],
         "thresholds": {"opens_comment_section": fitted.model.threshold},
         "threshold_reasoning": f"lowest section log-odds at which the locator fires on at most {invented:.1%} of the "
                                "comment-less pages the header table leaves alone, out of fold (5 folds grouped by "
