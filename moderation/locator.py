@@ -254,9 +254,11 @@ class Picks:
 
 
 def _folds(table: PageTable, groups: np.ndarray, folds: int) -> list[np.ndarray]:
-    """The pages of each fold, grouped by site."""
+    """The pages of each fold, grouped by site; each group is named by its first page, so the folds do not depend
+    on how the grouping happened to label its groups (``site_groups`` labels vary with the string hash seed)."""
     pages = np.arange(len(table.rows))
-    return [test for _, test in GroupKFold(n_splits=folds).split(pages, groups=groups)]
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    return [test for _, test in GroupKFold(n_splits=folds).split(pages, groups=first[inverse])]
 
 
 def out_of_fold_picks(table: PageTable, fold_pages: Sequence[np.ndarray], C: float,
