@@ -555,9 +555,9 @@ def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = 
     """The article and reader comments of one page (plain text or HTML); never raises on any text.
 
     ``locator`` ("shipped" for ``models/locator.joblib``) may place a comment section where the header table finds
-    none. It is off by default: held out (fitted on one half of the Dragnet pages, run on the other, both ways) it
-    found 2 of the 20 sections the table misses and gave comments to 9 more comment-less pages, 6 of them
-    Multi-News (see README, "Parsing pages"), and it costs about 60 % of the parser's speed.
+    none. It is off by default: held out (fitted on one half of the Dragnet and Multi-News pages, run on the other,
+    both ways) it found 4 of the 18 sections the table misses and gave comments to 7 more comment-less pages
+    (see README, "Parsing pages"), and it costs about 60 % of the parser's speed.
     """
     if not isinstance(text, str):
         raise PageError(f"a page must be text, not {type(text).__name__}")
