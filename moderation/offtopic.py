@@ -1,12 +1,9 @@
 """Off-topic model: is a reader comment about the article it is posted under?
 
-Each feature is cheap and can be shown to a moderator: TF-IDF similarity to the whole article and to its
-closest passage, names and rare terms shared with it or not, links, phone numbers, e-mail addresses,
-promotional wording, shouting, length, text copy-pasted across the batch, and a small comment-only TF-IDF
-score. Two logistic regressions combine them: one for comments with an article, one for comments judged
-alone (``basis`` says which). The spam signals (links, phone numbers, e-mail addresses, promotional words,
-duplicates) are added with set weights instead: the training corpora hold almost no spam, so a regression
-cannot learn them, and a site can tune them without retraining.
+Each feature is cheap and can be shown to a moderator: word and character TF-IDF similarity to the article
+and to its closest passage, names and rare terms shared with it or not, links, phone numbers, e-mail
+addresses, promotional wording, shouting, length, text copy-pasted across the batch, and a small
+comment-only TF-IDF score. ``OffTopicModel`` says how they are combined.
 """
 
 from __future__ import annotations
@@ -19,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -50,6 +46,7 @@ COMMENT_FEATURES = ["text_score", "shouting", "length"]
 ARTICLE_FEATURES = [
     "cos_article",
     "cos_passage",
+    "cos_chars",
     "overlap",
     "names_shared",
     "names_missing",
@@ -58,13 +55,15 @@ ARTICLE_FEATURES = [
     "article_length",
 ]
 COLUMN = {name: i for i, name in enumerate(COMMENT_FEATURES + ARTICLE_FEATURES)}
+# The relevance question reads the comment's length too: a short comment shares few words with any article.
+RELEVANCE_FEATURES = ["length", *ARTICLE_FEATURES]
 # Under a short text (a title, a forum question) wording says more; under a full article similarity does.
-# The article path is two sets of weights blended by the article's length in distinct content words n:
+# The relevance regression is two sets of weights blended by the article's length in distinct content words n:
 # sigmoid((log n - log GATE_TOKENS) / GATE_WIDTH) on the long-article set, the rest on the short one.
 # 40 words sits between forum questions (95% under 28) and article pages (90% over 46).
 GATE_TOKENS = 40
 GATE_WIDTH = 0.25
-OVERLAP_FEATURES = {"cos_article", "cos_passage", "overlap", "names_shared", "rare_shared"}
+OVERLAP_FEATURES = {"cos_article", "cos_passage", "cos_chars", "overlap", "names_shared", "rare_shared"}
 SPAM_PATTERNS = {"link": URL, "phone": PHONE, "email": EMAIL, "promo": PROMO}
 # A cheap test that is true of every text its pattern matches in: most comments skip the patterns' slow scans.
 SPAM_HINTS = {
@@ -89,7 +88,7 @@ def _text_head(text: str) -> str:
     return text[:TEXT_CHARS].lower()
 
 
-def _column(X: pd.DataFrame, name: str) -> list[str]:
+def column(X: pd.DataFrame, name: str) -> list[str]:
     """A text column as clean strings: missing columns, None and NaN become ""."""
     if name not in X:
         return [""] * len(X)
@@ -183,6 +182,7 @@ class _Articles:
     codes: np.ndarray
     has_article: np.ndarray
     vectors: sparse.csr_matrix
+    char_vectors: sparse.csr_matrix
     passage_vectors: list[sparse.csr_matrix]
     token_sets: list[set[str]]
 
@@ -199,12 +199,19 @@ class _Batch:
 
 
 class OffTopicModel(BaseEstimator, ClassifierMixin):
-    """Logistic regression over explainable comment-article features; X has ``text`` and optional ``article``.
+    """Is a comment off-topic under its article? X has ``text`` and optional ``article``.
 
-    ``y`` may hold fractions (share of annotators calling a comment off-topic): a fraction p is fitted as a
-    positive with weight p and a negative with weight 1 - p. ``signal_weights`` (default SIGNAL_WEIGHTS)
-    gives the logit added per log1p(count) of each spam signal. Near-duplicates are counted within the
-    batch passed to ``predict_proba``, so score a page's or a day's comments together.
+    Two questions, each a logistic regression a moderator can read, joined as "either":
+    - content: is the comment off-topic whatever it sits under (chat, thanks, junk)? Comment-only TF-IDF
+      score, shouting and length; one set of weights for comments with an article, one for comments alone.
+    - relevance (only with an article): was it written under a different article? Similarity to the article
+      and its closest passage in words and in character n-grams (which survive inflection and spelling),
+      shared and missing names and rare terms, each weighted by the article's length (see GATE_TOKENS).
+    p_off_topic = 1 - (1 - p_content) (1 - p_relevance), p_relevance = sigmoid(relevance_scale * logit +
+    relevance_shift). Spam signals (links, phone numbers, e-mail addresses, promotional words, duplicates)
+    are added to the logit with set weights: the corpora hold almost no spam, so a regression cannot learn
+    them, and a site can tune them (``signal_weights``, default SIGNAL_WEIGHTS) without retraining.
+    Near-duplicates are counted within the batch passed to ``predict_proba`` unless counts are given.
     """
 
     def __init__(
@@ -213,10 +220,13 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         text_C: float = 0.3,
         text_max_features: int = 30000,
         similarity_max_features: int = 50000,
+        char_max_features: int = 50000,
         rare_df: float = 0.002,
         passage_words: int = 80,
         max_passages: int = 400,
         max_article_chars: int = 100_000,
+        relevance_scale: float = 1.5,
+        relevance_shift: float = -1.0,
         signal_weights: dict[str, float] | None = None,
         inner_folds: int = 5,
         random_state: int = 0,
@@ -225,63 +235,99 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         self.text_C = text_C
         self.text_max_features = text_max_features
         self.similarity_max_features = similarity_max_features
+        self.char_max_features = char_max_features
         self.rare_df = rare_df
         self.passage_words = passage_words
         self.max_passages = max_passages
         self.max_article_chars = max_article_chars
+        self.relevance_scale = relevance_scale
+        self.relevance_shift = relevance_shift
         self.signal_weights = signal_weights
         self.inner_folds = inner_folds
         self.random_state = random_state
 
     # ----- fitting -------------------------------------------------------------------------------------
 
-    def fit(self, X: pd.DataFrame, y, sample_weight=None) -> OffTopicModel:
-        texts, articles = _column(X, "text"), self._articles(X)
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> OffTopicModel:
+        """Fit both questions. ``y`` may hold fractions (the share of annotators calling a comment off-topic):
+        a fraction p is fitted as a positive with weight p and a negative with weight 1 - p.
+
+        An optional ``pair`` column of X says where a row came from: "moved" for a comment placed under
+        another article (the relevance question's positives), "own" for the unlabelled original of a moved
+        comment (a relevance negative only), "" or missing for a row labelled as found (content and, with an
+        article, a relevance negative). ``groups`` (article, question, site) keeps each group within one
+        inner fold of the comment-only scores the content regression learns from; without it they are random.
+        """
+        texts, articles = column(X, "text"), self._articles(X)
         y = np.asarray(y, dtype=float)
         if np.any((y < 0) | (y > 1)):
             raise ValueError("y must be 0/1 labels or fractions in [0, 1]")
+        pair = np.array(column(X, "pair"), dtype=object)
+        if not set(pair) <= {"", "own", "moved"}:
+            raise ValueError('pair must be "", "own" or "moved"')
         weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.classes_ = np.array([0, 1])
+        documents = texts + sorted(set(articles) - {""})
         self.similarity_ = WordTfidf(
-            stop_words="english",
-            sublinear_tf=True,
-            min_df=2,
-            max_features=self.similarity_max_features,
+            stop_words="english", sublinear_tf=True, min_df=2, max_features=self.similarity_max_features,
             dtype=np.float32,
-        ).fit(texts + sorted(set(articles) - {""}))
-        n_docs = len(texts) + len(set(articles) - {""})
-        df = n_docs / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
+        ).fit(documents)
+        self.char_similarity_ = CharTfidf(
+            ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_features=self.char_max_features, dtype=np.float32,
+        ).fit([_text_head(text) for text in texts] + documents[len(texts):])
+        df = len(documents) / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
         vocabulary = np.array(self.similarity_.get_feature_names_out())
-        self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * n_docs)].tolist())
+        self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * len(documents))].tolist())
 
-        rows, labels, weights = _expand(y, weight)
         features, _ = self._features(texts, articles, np.zeros(len(texts)))
         has_article = np.array([article != "" for article in articles], dtype=bool)
-        self.comment_text_, self.comment_model_ = self._fit_path(
-            texts, features[:, : len(COMMENT_FEATURES)], ~has_article, rows, labels, weights, _comment_design
+        labelled = pair == ""
+        rows, labels, weights = expand(y, weight)
+        folds = self._inner_folds(groups, len(texts))
+        self.comment_text_, self.comment_model_ = self._fit_content(
+            texts, features, labelled & ~has_article, labelled, rows, labels, weights, folds
         )
-        self.article_text_, self.article_model_ = self._fit_path(
-            texts, features, has_article, rows, labels, weights, _article_design
+        self.article_text_, self.article_model_ = self._fit_content(
+            texts, features, labelled & has_article, labelled, rows, labels, weights, folds
+        )
+        moved = (pair == "moved").astype(int)
+        if len(np.unique(moved[has_article])) < 2:
+            raise ValueError('the relevance question needs rows with pair "moved" and rows under their own article')
+        self.relevance_model_ = self._linear().fit(
+            _relevance_design(features[has_article]), moved[has_article],
+            logisticregression__sample_weight=weight[has_article],
         )
         return self
 
-    def _fit_path(self, texts, features, members, rows, labels, weights, design):
-        """A path's own comment-only TF-IDF model and its regression, fitted on the rows of its shape.
+    def _inner_folds(self, groups, n: int) -> np.ndarray:
+        """Each row's inner fold: by group where groups are given, else at random."""
+        index = np.zeros((n, 1))
+        if groups is None:
+            split = KFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(index)
+        else:
+            split = GroupKFold(self.inner_folds).split(index, groups=np.asarray(groups))
+        fold = np.zeros(n, dtype=int)
+        for k, (_, test) in enumerate(split):
+            fold[test] = k
+        return fold
+
+    def _fit_content(self, texts, features, members, labelled, rows, labels, weights, folds):
+        """A path's own comment-only TF-IDF model and its content regression, fitted on the rows of its shape.
 
         Comments judged alone and comments judged against an article come from different corpora and
-        differ in what their wording says, so each path learns from its own rows (all rows if those lack
-        a class, so any training set gives both paths).
+        differ in what their wording says, so each path learns from its own rows (all labelled rows if those
+        lack a class, so any training set gives both paths).
         """
         keep = members[rows]
         if len(np.unique(labels[keep])) < 2:
-            members, keep = np.ones(len(texts), dtype=bool), np.ones(len(rows), dtype=bool)
+            members, keep = labelled, labelled[rows]
         rows, labels, weights = rows[keep], labels[keep], weights[keep]
         text_model = self._text_pipeline().fit(
             [texts[i] for i in rows], labels, logisticregression__sample_weight=weights
         )
         features = features.copy()
-        features[:, 0] = self._out_of_fold_text_scores(texts, np.flatnonzero(members), rows, labels, weights)
-        linear = self._linear().fit(design(features[rows]), labels, logisticregression__sample_weight=weights)
+        features[:, 0] = self._out_of_fold_text_scores(texts, np.flatnonzero(members), rows, labels, weights, folds)
+        linear = self._linear().fit(_content_design(features[rows]), labels, logisticregression__sample_weight=weights)
         return text_model, linear
 
     def _text_pipeline(self):
@@ -300,22 +346,22 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     def _linear(self):
         return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000))
 
-    def _out_of_fold_text_scores(self, texts, members, rows, labels, weights) -> np.ndarray:
-        """Comment-only TF-IDF logits for the member rows, each from a model that did not see it."""
+    def _out_of_fold_text_scores(self, texts, members, rows, labels, weights, folds) -> np.ndarray:
+        """Comment-only TF-IDF logits for the member rows, each from a model that did not see its fold."""
         scores = np.zeros(len(texts))
-        folds = KFold(self.inner_folds, shuffle=True, random_state=self.random_state)
-        for train, test in folds.split(members):
-            keep = np.isin(rows, members[train])
+        for k in np.unique(folds[members]):
+            test = members[folds[members] == k]
+            keep = np.isin(rows, members) & (folds[rows] != k)
             model = self._text_pipeline().fit(
                 [texts[i] for i in rows[keep]], labels[keep], logisticregression__sample_weight=weights[keep]
             )
-            scores[members[test]] = model.decision_function([texts[i] for i in members[test]])
+            scores[test] = model.decision_function([texts[i] for i in test])
         return scores
 
     # ----- features ------------------------------------------------------------------------------------
 
     def _articles(self, X: pd.DataFrame) -> list[str]:
-        return [a[: self.max_article_chars] if a.strip() else "" for a in _column(X, "article")]
+        return [a[: self.max_article_chars] if a.strip() else "" for a in column(X, "article")]
 
     def _prepare_articles(self, articles: list[str]) -> _Articles:
         codes, uniques = pd.factorize(pd.Series(articles, dtype=object))
@@ -328,6 +374,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             codes=codes,
             has_article=np.array([article != "" for article in articles], dtype=bool),
             vectors=self.similarity_.transform(uniques),
+            char_vectors=self.char_similarity_.transform(uniques),
             passage_vectors=[flat[bounds[k] : bounds[k + 1]] for k in range(len(uniques))],
             token_sets=[set(analyzer(article)) for article in uniques],
         )
@@ -340,21 +387,28 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         out[:, 0] = text_scores
         out[:, COLUMN["shouting"]] = [shouting(text) for text in texts]
         out[:, COLUMN["length"]] = [math.log1p(len(text.split())) for text in texts]
-        cos_article = np.asarray(comment_vectors.multiply(prepared.vectors[prepared.codes]).sum(axis=1)).ravel()
+        with_article = np.flatnonzero(prepared.has_article)
+        if not len(with_article):
+            return out, prepared
+        codes = prepared.codes[with_article]
+        cos_article = _row_dots(comment_vectors[with_article], prepared.vectors[codes])
+        heads = self.char_similarity_.transform([_text_head(texts[i]) for i in with_article])
+        cos_char = _row_dots(heads, prepared.char_vectors[codes])
         cos_passage = np.zeros(len(texts))
-        for code in np.unique(prepared.codes[prepared.has_article]):
+        for code in np.unique(codes):
             members = np.flatnonzero(prepared.codes == code)
             similarity = comment_vectors[members] @ prepared.passage_vectors[code].T
             cos_passage[members] = similarity.max(axis=1).toarray().ravel()
         analyzer = self.similarity_.build_analyzer()
-        for i in np.flatnonzero(prepared.has_article):
+        for k, i in enumerate(with_article):
             tokens = set(analyzer(texts[i]))
             article_tokens = prepared.token_sets[prepared.codes[i]]
             rare = self._rare(tokens)
             found = [m.group().lower() in article_tokens for m in names(texts[i])]
             out[i, len(COMMENT_FEATURES) :] = [
-                cos_article[i],
+                cos_article[k],
                 cos_passage[i],
+                cos_char[k],
                 len(tokens & article_tokens) / len(tokens) if tokens else 0.0,
                 math.log1p(sum(found)),
                 math.log1p(len(found) - sum(found)),
@@ -372,7 +426,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
 
         ``copies``: per row, how many other comments of the whole input share its duplicate key
         (``CopyCounts.others``); without it, near-duplicates are counted within this batch."""
-        texts, articles = _column(X, "text"), self._articles(X)
+        texts, articles = column(X, "text"), self._articles(X)
         has_article = np.array([article != "" for article in articles], dtype=bool)
         text_scores = np.zeros(len(texts))
         for path_rows, model in ((~has_article, self.comment_text_), (has_article, self.article_text_)):
@@ -391,12 +445,24 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         weights = {**SIGNAL_WEIGHTS, **(self.signal_weights or {})}
         return np.array([weights[name] for name in [*SPAM_PATTERNS, "duplicate"]])
 
-    def _logits(self, batch: _Batch) -> np.ndarray:
-        logits = self.comment_model_.decision_function(_comment_design(batch.features))
+    def content_logits(self, batch: _Batch) -> np.ndarray:
+        """The content question's logit per row: off-topic whatever article it sits under."""
+        design = _content_design(batch.features)
+        logits = self.comment_model_.decision_function(design)
         if batch.has_article.any():
-            design = _article_design(batch.features[batch.has_article])
-            logits[batch.has_article] = self.article_model_.decision_function(design)
-        return logits + batch.spam @ self._signal_weights()
+            logits[batch.has_article] = self.article_model_.decision_function(design[batch.has_article])
+        return logits
+
+    def relevance_logits(self, batch: _Batch) -> np.ndarray:
+        """The relevance question's scaled logit per row: written under another article (-inf without one)."""
+        logits = np.full(len(batch.texts), -np.inf)
+        if batch.has_article.any():
+            raw = self.relevance_model_.decision_function(_relevance_design(batch.features[batch.has_article]))
+            logits[batch.has_article] = self.relevance_scale * raw + self.relevance_shift
+        return logits
+
+    def _logits(self, batch: _Batch) -> np.ndarray:
+        return _either(self.content_logits(batch), self.relevance_logits(batch)) + batch.spam @ self._signal_weights()
 
     # ----- prediction ----------------------------------------------------------------------------------
 
@@ -421,7 +487,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     def explain(self, X: pd.DataFrame, top: int = 3) -> list[list[dict]]:
         """Per row, up to ``top`` reasons pushing toward off-topic, strongest first.
 
-        A reason's weight is its feature's contribution to the logit relative to an average training comment.
+        A reason's weight is its feature's push on its question's logit relative to an average training comment.
         """
         return self.explain_batch(self.batch(X), top=top) if len(X) else []
 
@@ -429,12 +495,16 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         """``explain`` for the ``rows`` (default: all) of a batch already computed for scoring."""
         reasons = []
         for i in range(len(batch.texts)) if rows is None else rows:
-            text = batch.texts[i]
+            text, features = batch.texts[i], batch.features[i : i + 1]
             with_article = batch.has_article[i]
-            model = self.article_model_ if with_article else self.comment_model_
-            row = (_article_design if with_article else _comment_design)(batch.features[i : i + 1])[0]
-            text_model = self.article_text_ if with_article else self.comment_text_
-            found = self._reasons(text, row, _contributions(model, row), batch.article_tokens[i], text_model)
+            model, text_model = (self.article_model_, self.article_text_) if with_article else (
+                self.comment_model_, self.comment_text_)
+            pushes = _contributions(model, _content_design(features)[0], COMMENT_FEATURES)
+            if with_article:
+                relevance = _contributions(self.relevance_model_, _relevance_design(features)[0], RELEVANCE_FEATURES)
+                pushes.update({name: (self.relevance_scale * w, z) for name, (w, z) in relevance.items()
+                               if name in ARTICLE_FEATURES})
+            found = self._reasons(text, features[0], pushes, batch.article_tokens[i], text_model)
             found += self._spam_reasons(text, batch.spam[i])
             found = [reason for reason in found if reason["weight"] >= MIN_REASON_WEIGHT]
             reasons.append(sorted(found, key=lambda r: -r["weight"])[:top])
@@ -448,7 +518,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         article_tokens: set[str],
         text_model,
     ) -> list[dict]:
-        """Reasons for the features that push this row toward off-topic."""
+        """Reasons for the features that push this row (raw feature values) toward off-topic."""
         found = []
         overlap = sum(w for name, (w, _) in contributions.items() if name in OVERLAP_FEATURES)
         if overlap > 0:
@@ -506,7 +576,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         return words[best] if scores[best] > 0 else None
 
 
-def _expand(y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expand(y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row indices, 0/1 labels and weights with each fractional label split into a positive and a negative."""
     index = np.arange(len(y))
     rows = np.concatenate([index, index])
@@ -516,17 +586,29 @@ def _expand(y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return rows[keep], labels[keep], weights[keep]
 
 
-def _comment_design(features: np.ndarray) -> np.ndarray:
+def _content_design(features: np.ndarray) -> np.ndarray:
     return features[:, : len(COMMENT_FEATURES)]
 
 
-def _article_design(features: np.ndarray) -> np.ndarray:
-    """The features weighted for a short article, then for a long one (see GATE_TOKENS)."""
+def _relevance_design(features: np.ndarray) -> np.ndarray:
+    """RELEVANCE_FEATURES weighted for a short article, then for a long one (see GATE_TOKENS)."""
     gate = 1.0 / (1.0 + np.exp(-(features[:, [COLUMN["article_length"]]] - math.log1p(GATE_TOKENS)) / GATE_WIDTH))
-    return np.column_stack([features * (1.0 - gate), features * gate])
+    chosen = features[:, [COLUMN[name] for name in RELEVANCE_FEATURES]]
+    return np.column_stack([chosen * (1.0 - gate), chosen * gate])
 
 
-def _contributions(model, row: np.ndarray) -> dict[str, tuple[float, float]]:
+def _row_dots(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
+    """Row-wise dot products: cosines of L2-normalised TF-IDF rows."""
+    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+
+
+def _either(content: np.ndarray, relevance: np.ndarray) -> np.ndarray:
+    """logit(1 - (1 - sigmoid(a)) (1 - sigmoid(b))): off-topic if either question says so, computed stably."""
+    softplus = np.logaddexp(0.0, content) + np.logaddexp(0.0, relevance)  # -log of P(neither)
+    return softplus + np.log(-np.expm1(-softplus))
+
+
+def _contributions(model, row: np.ndarray, names_: list[str]) -> dict[str, tuple[float, float]]:
     """Per feature: coefficient times standardised value (its push on the logit from the average), and z.
 
     The short- and long-article pushes of a feature are added; the article's length is context, not a reason.
@@ -534,9 +616,8 @@ def _contributions(model, row: np.ndarray) -> dict[str, tuple[float, float]]:
     scaler, regression = model[0], model[-1]
     z = (row - scaler.mean_) / scaler.scale_
     push = regression.coef_[0] * z
-    names_ = ((COMMENT_FEATURES + ARTICLE_FEATURES) * 2)[: len(row)]
     out: dict[str, tuple[float, float]] = {}
-    for name, weight, value in zip(names_, push.tolist(), z.tolist(), strict=True):
+    for name, weight, value in zip(names_ * (len(row) // len(names_)), push.tolist(), z.tolist(), strict=True):
         previous = out.get(name, (0.0, value))
         out[name] = (previous[0] + weight, previous[1])
     out.pop("article_length", None)
@@ -558,98 +639,3 @@ def _reason(signal: str, message: str, weight: float, match: re.Match | None = N
         "category": "off_topic",
         "weight": round(float(weight), 4),
     }
-
-
-# ----- evaluation: grouped cross-validation against the two plain baselines ---------------------------
-
-
-def cosine_baseline(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    """1 - TF-IDF cosine between comment and article (1 without an article)."""
-    vectorizer = TfidfVectorizer(sublinear_tf=True).fit(
-        _column(train, "text") + sorted(set(_column(train, "article")) - {""})
-    )
-    similarity = vectorizer.transform(_column(test, "text")).multiply(vectorizer.transform(_column(test, "article")))
-    return 1.0 - np.asarray(similarity.sum(axis=1)).ravel()
-
-
-def comment_only_baseline(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    """A plain TF-IDF logistic regression on the comment alone, fitted per corpus (the stronger variant)."""
-    scores = np.zeros(len(test))
-    for corpus in test["corpus"].unique():
-        own = train[train["corpus"] == corpus]
-        rows, labels, weights = _expand(own["off_topic"].to_numpy(float), np.ones(len(own)))
-        at = np.flatnonzero(test["corpus"].to_numpy() == corpus)
-        if len(np.unique(labels)) < 2:
-            continue
-        model = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000))
-        model.fit(own["text"].iloc[rows], labels, logisticregression__sample_weight=weights)
-        scores[at] = model.decision_function(test["text"].iloc[at])
-    return scores
-
-
-def corpus_weights(data: pd.DataFrame) -> np.ndarray:
-    """Sample weights giving every corpus the same total weight, so the small ones are not drowned."""
-    sizes = data["corpus"].map(data["corpus"].value_counts()).to_numpy(float)
-    return len(data) / (data["corpus"].nunique() * sizes)
-
-
-def grouped_scores(model: OffTopicModel, data: pd.DataFrame, folds: int = 5) -> pd.DataFrame:
-    """Out-of-fold off-topic scores of ``model`` and both baselines, folds keeping each ``group`` together."""
-    scores = pd.DataFrame(0.0, index=data.index, columns=["ours", "cosine", "comment_lr"])
-    weights = corpus_weights(data)
-    for train, test in GroupKFold(folds).split(data, groups=data["group"]):
-        fitted = clone(model).fit(data.iloc[train], data["off_topic"].iloc[train], sample_weight=weights[train])
-        scores.iloc[test, 0] = fitted.predict_proba(data.iloc[test])[:, 1]
-        scores.iloc[test, 1] = cosine_baseline(data.iloc[train], data.iloc[test])
-        scores.iloc[test, 2] = comment_only_baseline(data.iloc[train], data.iloc[test])
-    return scores
-
-
-def auc_table(data: pd.DataFrame, scores: pd.DataFrame, evaluations: dict) -> dict[str, dict[str, float]]:
-    """ROC AUC of each score column for each evaluation, with ours / best baseline."""
-    table = {}
-    for name, evaluation in evaluations.items():
-        kind = data["kind"]
-        mask = (data["corpus"] == evaluation.corpus) & kind.isin(evaluation.positive + evaluation.negative)
-        truth = kind[mask].isin(evaluation.positive)
-        row = {column: round(float(roc_auc_score(truth, scores.loc[mask, column])), 4) for column in scores}
-        row.update(n=int(mask.sum()), positives=int(truth.sum()))
-        row["ours/cosine"] = round(row["ours"] / row["cosine"], 3)
-        row["ours/comment_lr"] = round(row["ours"] / row["comment_lr"], 3)
-        table[name] = row
-    return table
-
-
-def review_threshold(
-    data: pd.DataFrame, scores: np.ndarray, evaluations: dict, precision: float = 0.7
-) -> tuple[float, dict[str, dict[str, float]]]:
-    """The lowest probability at which at least ``precision`` of the comments sent to review are off-topic.
-
-    Measured on out-of-fold ``scores`` over the ``evaluations`` (one per corpus), each weighing the same
-    in total so that no corpus decides alone. Returns the threshold and, per evaluation, the precision,
-    recall and share of comments sent to review at it.
-    """
-    parts = []
-    for name, evaluation in evaluations.items():
-        mask = (data["corpus"] == evaluation.corpus) & data["kind"].isin(evaluation.positive + evaluation.negative)
-        mask = mask.to_numpy()
-        parts.append((name, data["kind"][mask].isin(evaluation.positive).to_numpy(), scores[mask]))
-    truth = np.concatenate([t for _, t, _ in parts])
-    p = np.concatenate([s for _, _, s in parts])
-    weight = np.concatenate([np.full(len(t), 1.0 / len(t)) for _, t, _ in parts])
-    threshold = 0.5
-    for candidate in np.round(np.arange(0.05, 0.96, 0.01), 2):
-        flagged = p >= candidate
-        if flagged.any() and (weight * truth * flagged).sum() / (weight * flagged).sum() >= precision:
-            threshold = float(candidate)
-            break
-    report = {}
-    for name, t, s in parts:
-        flagged = s >= threshold
-        report[name] = {
-            "precision": round(float(t[flagged].mean()), 3) if flagged.any() else None,
-            "recall": round(float(flagged[t].mean()), 3),
-            "sent_to_review": round(float(flagged.mean()), 3),
-            "off_topic_share": round(float(t.mean()), 3),
-        }
-    return threshold, report

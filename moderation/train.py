@@ -40,7 +40,9 @@ CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comment
                   "ethos": 1.0, "stormfront": 0.5, "gab": 1.0, "implicit-hate": 1.0, "tweeteval-offensive": 0.5,
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
 ABUSE_VERSION = "abuse-2026.11.3"
-OFFTOPIC_VERSION = "offtopic-2026.11.2"
+OFFTOPIC_VERSION = "offtopic-2026.12.1"
+OFFTOPIC_REVIEW_PRECISION = 0.7  # with an article: share of the comments sent to review that are off-topic
+OFFTOPIC_COMMENT_RECALL = 1 / 3  # judged alone: share of clearly irrelevant comments sent to review
 APPROVE_MISS = 0.2  # share of the abusive comments the default review threshold may approve
 
 
@@ -359,9 +361,9 @@ _callable_module(__name__, "retrain")  # moderation.train(...) is retrain(...)
 def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFrame | None = None,
                    site_share: float = 0.2, quick: bool = False, folds: int = 5) -> dict:
     """Fit the off-topic model on the shared corpora (plus a site's ``extra`` labels: text, article, off_topic),
-    cross-validate it by group beside the two plain baselines, pick the review threshold from the out-of-fold
-    scores, and save it with its card. ``quick``: 400 rows a corpus and 3 folds, for tests and trials."""
-    from moderation import offtopic
+    cross-validate it by group beside the plain baselines, pick each basis's review threshold from the
+    out-of-fold scores, and save it with its card. ``quick``: 400 rows a corpus and 3 folds, for tests and trials."""
+    from moderation import offtopic, offtopic_evaluation
     from moderation.corpora.offtopic import EVALUATIONS, THRESHOLD_EVALUATIONS
     from moderation.corpora.offtopic import load_all as load_offtopic
 
@@ -370,15 +372,20 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
     data = pd.concat([c.frame for c in corpora], ignore_index=True)
     model = offtopic.OffTopicModel(inner_folds=2 if quick else 5)
     started = time.perf_counter()
-    scores = offtopic.grouped_scores(model, data, folds=3 if quick else folds)
-    review, at_review = offtopic.review_threshold(data, scores["ours"].to_numpy(), THRESHOLD_EVALUATIONS)
-    weights = offtopic.corpus_weights(data)
+    scores = offtopic_evaluation.grouped_scores(model, data, folds=3 if quick else folds)
+    oof = scores["ours"].to_numpy()
+    article, at_article = offtopic_evaluation.review_threshold(
+        data, oof, THRESHOLD_EVALUATIONS["article"], OFFTOPIC_REVIEW_PRECISION)
+    comment, at_comment = offtopic_evaluation.recall_threshold(
+        data, oof, THRESHOLD_EVALUATIONS["comment"], OFFTOPIC_COMMENT_RECALL)
+    weights = offtopic_evaluation.corpus_weights(data)
     site_rows = 0 if extra is None else len(extra)
     if site_rows:
-        site = extra.assign(article=extra.get("article", "").fillna(""), group="site", corpus="site", kind="site")
+        site = extra.assign(article=extra.get("article", "").fillna(""), pair="", group="site", corpus="site",
+                            kind="site")
         weights = np.concatenate([weights, np.full(site_rows, site_weight(site_rows, weights.sum(), site_share))])
         data = pd.concat([data, site[data.columns]], ignore_index=True)
-    model.fit(data, data["off_topic"], sample_weight=weights)
+    model.fit(data, data["off_topic"], sample_weight=weights, groups=data["group"])
     card = {
         "name": "offtopic",
         "version": f"{OFFTOPIC_VERSION}{'-quick' if quick else ''}",
@@ -391,18 +398,28 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
                            "rows": int((data["corpus"] == c.name).sum()), **c.extra} for c in corpora]
                          + ([{"corpus": "site", "rows": site_rows, "usage": f"site labels, {site_share:.0%} of the "
                               "training weight"}] if site_rows else []),
-        "weighting": "each corpus carries the same total sample weight (offtopic.corpus_weights)",
-        "metrics": {"roc_auc": offtopic.auc_table(data.iloc[:len(scores)], scores, EVALUATIONS),
-                    "cv": f"GroupKFold({3 if quick else folds}) over group (C3 article, SemEval question, Dragnet "
-                          "inferred site); baselines refitted in every fold: 1 - TF-IDF cosine(comment, article), "
-                          "and a TF-IDF + LogisticRegression on the comment alone fitted per corpus",
+        "weighting": "each corpus carries the same total sample weight (offtopic_evaluation.corpus_weights)",
+        "metrics": {"roc_auc": offtopic_evaluation.auc_table(data.iloc[:len(scores)], scores, EVALUATIONS),
+                    "cv": f"GroupKFold({3 if quick else folds}) over group (C3 article, a block of 10 SemEval "
+                          "questions, a block of 10 inferred Dragnet sites: moved pairs stay inside their block, so "
+                          "no article is on both sides); baselines refitted in every fold: 1 - TF-IDF "
+                          "cosine(comment, article), a TF-IDF + LogisticRegression on the comment alone fitted per "
+                          "corpus on its labelled rows, and the two stacked (a logistic regression on [cosine, "
+                          "comment-only logit], per corpus, fitted on inner out-of-fold logits). relevance_scale and "
+                          "relevance_shift were chosen on these out-of-fold scores (the largest worst-row margin over "
+                          "the best baseline).",
                     "seconds": round(time.perf_counter() - started, 1)},
-        "thresholds": {"off_topic": {"review": review, "reject": None}},
+        "thresholds": {"off_topic": {"review": article, "reject": None,
+                                     "review_by_basis": {"article": article, "comment": comment}}},
         "threshold_reasoning": (
-            f"review at p_off_topic >= {review}: the lowest threshold at which at least 70% of the comments sent to "
-            "review are off-topic in the cross-validated scores, each corpus weighing the same (per corpus below). "
-            "An off-topic comment is not harmful, so a moderator looks at it (review) and the model never rejects: "
-            "the cost of a wrong flag is a moderator's glance, the cost of a wrong reject a silenced reader."),
-        "at_review_threshold": at_review,
+            f"With an article, review at p_off_topic >= {article}: the lowest threshold at which at least "
+            f"{OFFTOPIC_REVIEW_PRECISION:.0%} of the comments sent to review are off-topic in the cross-validated "
+            f"scores, each evaluation weighing the same. Judged alone, review at p_off_topic >= {comment}: the "
+            f"highest threshold that still sends {OFFTOPIC_COMMENT_RECALL:.0%} of the C3 comments most annotators "
+            "called not relevant to review (without the article, wording is all there is, and no threshold reaches "
+            "the article basis's precision: see at_review_threshold). An off-topic comment is not harmful, so a "
+            "moderator looks at it (review) and the model never rejects: the cost of a wrong flag is a moderator's "
+            "glance, the cost of a wrong reject a silenced reader."),
+        "at_review_threshold": {"article": at_article, "comment": at_comment},
     }
     return save_timed(model, out, card)

@@ -44,7 +44,8 @@ def _article(rng: random.Random, topic: str) -> str:
 
 
 def _corpus(seed: int = 0, n: int = 240) -> pd.DataFrame:
-    """Comments under their article (on-topic), under another topic's (off-topic), chatter, and article-less rows."""
+    """Comments under their article (on-topic), moved under another topic's (off-topic), chatter, and
+    article-less rows."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -52,9 +53,9 @@ def _corpus(seed: int = 0, n: int = 240) -> pd.DataFrame:
         article = _article(rng, topic)
         on = _sentence(rng, TOPICS[topic].split(), 14)
         off = _sentence(rng, TOPICS[other].split(), 14)
-        rows += [(on, article, 0.0), (off, article, 1.0), (rng.choice(CHATTER), article, 1.0)]
-        rows += [(on, "", 0.0), (rng.choice(CHATTER), None, 1.0 if i % 3 else 0.6)]
-    return pd.DataFrame(rows, columns=["text", "article", "off_topic"])
+        rows += [(on, article, 0.0, ""), (off, article, 1.0, "moved"), (rng.choice(CHATTER), article, 1.0, "")]
+        rows += [(on, "", 0.0, ""), (rng.choice(CHATTER), None, 1.0 if i % 3 else 0.6, "")]
+    return pd.DataFrame(rows, columns=["text", "article", "off_topic", "pair"])
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,21 @@ def test_fit_returns_self_and_rejects_bad_labels(data):
     assert fitted.fit(small, small["off_topic"]) is fitted
     with pytest.raises(ValueError):
         OffTopicModel().fit(small, small["off_topic"] + 1)
+
+
+def test_fit_needs_moved_pairs_and_known_pair_values(data):
+    with pytest.raises(ValueError, match="moved"):
+        OffTopicModel(inner_folds=2).fit(data.drop(columns="pair"), data["off_topic"])
+    with pytest.raises(ValueError, match="pair"):
+        OffTopicModel(inner_folds=2).fit(data.assign(pair="other"), data["off_topic"])
+
+
+def test_the_same_comment_scores_higher_under_another_article(model, article):
+    """The relevance question: a comment about missiles is off-topic under a hockey article, not under its own."""
+    comment = "The Kremlin says the missile shield interceptors in Alaska break the treaty."
+    hockey = _article(random.Random(5), "hockey")
+    p = model.predict_proba(pd.DataFrame({"text": [comment, comment], "article": [article, hockey]}))[:, 1]
+    assert p[1] > p[0] + 0.2
 
 
 def test_basis_says_whether_an_article_was_used(model, article):
