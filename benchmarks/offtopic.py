@@ -10,7 +10,7 @@
 2. Ablation: the same folds with the content question alone, the relevance question alone, and without the
    character-n-gram similarity.
 3. The review thresholds those out-of-fold scores give, per basis, with precision, recall and share sent to
-   review.
+   review, and what lower thresholds would cost on comments judged without an article.
 4. Throughput of ``predict_proba`` of the shipped model (``--model``) on ``--rows`` comments with their
    articles (SemEval and Dragnet rows, sampled with replacement), then on the same comments alone.
 """
@@ -33,11 +33,12 @@ from moderation.offtopic_evaluation import (
     BASELINES,
     auc_table,
     corpus_weights,
+    evaluation_parts,
     grouped_scores,
-    recall_threshold,
     review_threshold,
+    threshold_report,
 )
-from moderation.train import OFFTOPIC_COMMENT_RECALL, OFFTOPIC_REVIEW_PRECISION
+from moderation.train import OFFTOPIC_REVIEW_PRECISION
 
 
 def ranking(data: pd.DataFrame, folds: int) -> pd.DataFrame:
@@ -71,11 +72,19 @@ def ablation(data: pd.DataFrame, folds: int, scores: pd.DataFrame) -> None:
 
 
 def thresholds(data: pd.DataFrame, scores: pd.DataFrame) -> None:
+    """Each basis's threshold as training picks it, then what lower comment-basis thresholds would cost on C3."""
     oof = scores["ours"].to_numpy()
-    article, at_article = review_threshold(data, oof, THRESHOLD_EVALUATIONS["article"], OFFTOPIC_REVIEW_PRECISION)
-    comment, at_comment = recall_threshold(data, oof, THRESHOLD_EVALUATIONS["comment"], OFFTOPIC_COMMENT_RECALL)
-    print(f"\n## Review thresholds from the out-of-fold scores: article {article}, comment {comment}\n")
-    print(pd.DataFrame({**at_article, **at_comment}).T.to_string())
+    chosen = {basis: review_threshold(data, oof, THRESHOLD_EVALUATIONS[basis], OFFTOPIC_REVIEW_PRECISION)
+              for basis in ("article", "comment")}
+    print("\n## Review thresholds from the out-of-fold scores: "
+          + ", ".join(f"{basis} {threshold}" for basis, (threshold, _) in chosen.items()) + "\n")
+    print(pd.DataFrame({name: row for _, report in chosen.values() for name, row in report.items()}).T.to_string())
+    print("\n## Judged without an article (C3), at other comment thresholds\n")
+    c3 = {**THRESHOLD_EVALUATIONS["comment"], "c3 >=2 votes": EVALUATIONS["c3 >=2 non_relevant votes vs fewer"]}
+    parts = evaluation_parts(data, oof, c3)
+    rows = {(threshold, name): row for threshold in (0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5)
+            for name, row in threshold_report(parts, threshold).items()}
+    print(pd.DataFrame(rows).T.to_string())
 
 
 def throughput(data: pd.DataFrame, model_path: str, rows: int) -> None:

@@ -125,7 +125,9 @@ def auc_table(data: pd.DataFrame, scores: pd.DataFrame, evaluations: dict) -> di
     return table
 
 
-def _parts(data: pd.DataFrame, scores: np.ndarray, evaluations: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def evaluation_parts(
+    data: pd.DataFrame, scores: np.ndarray, evaluations: dict
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Per evaluation: its name, which of its rows are off-topic, and their scores."""
     parts = []
     for name, evaluation in evaluations.items():
@@ -135,7 +137,7 @@ def _parts(data: pd.DataFrame, scores: np.ndarray, evaluations: dict) -> list[tu
     return parts
 
 
-def _report(parts, threshold: float) -> dict[str, dict[str, float]]:
+def threshold_report(parts, threshold: float) -> dict[str, dict[str, float]]:
     """Per evaluation: precision, recall and share of comments sent to review at ``threshold``."""
     report = {}
     for name, truth, score in parts:
@@ -152,13 +154,14 @@ def _report(parts, threshold: float) -> dict[str, dict[str, float]]:
 def review_threshold(
     data: pd.DataFrame, scores: np.ndarray, evaluations: dict, precision: float = 0.7
 ) -> tuple[float, dict[str, dict[str, float]]]:
-    """The lowest probability at which at least ``precision`` of the comments sent to review are off-topic.
+    """The lowest probability at which at least ``precision`` of the comments sent to review are off-topic,
+    0.5 ("more likely off-topic than not") where no threshold reaches it.
 
     Measured on out-of-fold ``scores`` over the ``evaluations``, each weighing the same in total so that no
     corpus decides alone. Returns the threshold and, per evaluation, the precision, recall and share of
     comments sent to review at it.
     """
-    parts = _parts(data, scores, evaluations)
+    parts = evaluation_parts(data, scores, evaluations)
     truth = np.concatenate([t for _, t, _ in parts])
     p = np.concatenate([s for _, _, s in parts])
     weight = np.concatenate([np.full(len(t), 1.0 / len(t)) for _, t, _ in parts])
@@ -168,18 +171,4 @@ def review_threshold(
         if flagged.any() and (weight * truth * flagged).sum() / (weight * flagged).sum() >= precision:
             threshold = float(candidate)
             break
-    return threshold, _report(parts, threshold)
-
-
-def recall_threshold(
-    data: pd.DataFrame, scores: np.ndarray, evaluations: dict, recall: float
-) -> tuple[float, dict[str, dict[str, float]]]:
-    """The highest probability (in steps of 0.01) that still sends at least ``recall`` of every evaluation's
-    off-topic comments to review, with the same per-evaluation report as ``review_threshold``."""
-    parts = _parts(data, scores, evaluations)
-    threshold = 0.05
-    for candidate in np.round(np.arange(0.95, 0.04, -0.01), 2):
-        if all((s[t] >= candidate).mean() >= recall for _, t, s in parts):
-            threshold = float(candidate)
-            break
-    return threshold, _report(parts, threshold)
+    return threshold, threshold_report(parts, threshold)

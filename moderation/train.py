@@ -41,8 +41,7 @@ CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comment
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
 ABUSE_VERSION = "abuse-2026.11.3"
 OFFTOPIC_VERSION = "offtopic-2026.12.1"
-OFFTOPIC_REVIEW_PRECISION = 0.7  # with an article: share of the comments sent to review that are off-topic
-OFFTOPIC_COMMENT_RECALL = 1 / 3  # judged alone: share of clearly irrelevant comments sent to review
+OFFTOPIC_REVIEW_PRECISION = 0.7  # share of the comments sent to review that are off-topic, on either basis
 APPROVE_MISS = 0.2  # share of the abusive comments the default review threshold may approve
 
 
@@ -376,8 +375,8 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
     oof = scores["ours"].to_numpy()
     article, at_article = offtopic_evaluation.review_threshold(
         data, oof, THRESHOLD_EVALUATIONS["article"], OFFTOPIC_REVIEW_PRECISION)
-    comment, at_comment = offtopic_evaluation.recall_threshold(
-        data, oof, THRESHOLD_EVALUATIONS["comment"], OFFTOPIC_COMMENT_RECALL)
+    comment, at_comment = offtopic_evaluation.review_threshold(
+        data, oof, THRESHOLD_EVALUATIONS["comment"], OFFTOPIC_REVIEW_PRECISION)
     weights = offtopic_evaluation.corpus_weights(data)
     site_rows = 0 if extra is None else len(extra)
     if site_rows:
@@ -412,12 +411,12 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
         "thresholds": {"off_topic": {"review": article, "reject": None,
                                      "review_by_basis": {"article": article, "comment": comment}}},
         "threshold_reasoning": (
-            f"With an article, review at p_off_topic >= {article}: the lowest threshold at which at least "
-            f"{OFFTOPIC_REVIEW_PRECISION:.0%} of the comments sent to review are off-topic in the cross-validated "
-            f"scores, each evaluation weighing the same. Judged alone, review at p_off_topic >= {comment}: the "
-            f"highest threshold that still sends {OFFTOPIC_COMMENT_RECALL:.0%} of the C3 comments most annotators "
-            "called not relevant to review (without the article, wording is all there is, and no threshold reaches "
-            "the article basis's precision: see at_review_threshold). An off-topic comment is not harmful, so a "
+            f"Each basis reviews from the lowest p_off_topic at which at least {OFFTOPIC_REVIEW_PRECISION:.0%} of the "
+            "comments sent to review are off-topic in the cross-validated scores (each evaluation weighing the "
+            f"same), or from 0.5 (more likely off-topic than not) where none reaches it: article {article}, "
+            f"comment {comment}. Judged alone, wording is all there is and C3's comments never reach that precision, "
+            "so 0.5 flags little but spam, links, phone numbers and copies (see at_review_threshold and the README "
+            "for what a lower comment threshold costs). An off-topic comment is not harmful, so a "
             "moderator looks at it (review) and the model never rejects: the cost of a wrong flag is a moderator's "
             "glance, the cost of a wrong reject a silenced reader."),
         "at_review_threshold": {"article": at_article, "comment": at_comment},

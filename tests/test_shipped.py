@@ -46,9 +46,7 @@ def test_a_heated_civil_seed_comment_is_never_rejected(seed_decisions):
 @pytest.mark.parametrize("text", ["I am a gay Muslim woman", "I am a proud Black man", "My neighbour is Jewish",
                                   "As a transgender teacher I loved this article"])
 def test_naming_an_identity_is_not_abuse(shipped, text):
-    """No abuse category flags it (judged without an article, a one-liner may still be asked about as off-topic)."""
-    row = shipped.score([text]).iloc[0]
-    assert row["decision"] != "reject" and set(row["reason_codes"]) <= {"IRRELEVANT_CONTENT"}
+    assert shipped.score([text])["decision"].iloc[0] == "approve"
 
 
 @pytest.mark.parametrize("text", ["You are a worthless piece of sh1t", "f u c k you moron",
