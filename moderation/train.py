@@ -39,10 +39,13 @@ from moderation.policy import Policy
 CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comments": 0.2, "davidson": 0.1,
                   "ethos": 1.0, "stormfront": 0.5, "gab": 1.0, "implicit-hate": 1.0, "tweeteval-offensive": 0.5,
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0}
-ABUSE_VERSION = "abuse-2026.11.3"
+ABUSE_VERSION = "abuse-2026.12.1"
 OFFTOPIC_VERSION = "offtopic-2026.12.1"
 OFFTOPIC_REVIEW_PRECISION = 0.7  # share of the comments sent to review that are off-topic, on either basis
-APPROVE_MISS = 0.2  # share of the abusive comments the default review threshold may approve
+APPROVE_MISS = 0.2  # share of the abusive comments (and of the threats) the default review threshold may approve
+# Categories whose review threshold is set by APPROVE_MISS; the others review from 0.5 ("more likely than not").
+# A threat missed costs the most, and at 0.5 the threat head flagged 15 % of the labelled threats.
+REVIEW_BY_RECALL = ("abusive", "threat")
 
 
 def abuse_training_table(corpora: list[Corpus], overrides: dict[str, float] | None = None
@@ -90,7 +93,7 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
             name: binary_metrics(labels[corpus == name], proba[corpus == name]) for name in np.unique(corpus)}
         target = target_rows(table, category)[rows]
         calibration[category] = reliability_table(labels[target], proba[target])
-        rule = {"approve_miss": APPROVE_MISS} if category == "abusive" else {"review_at": 0.5}
+        rule = {"approve_miss": APPROVE_MISS} if category in REVIEW_BY_RECALL else {"review_at": 0.5}
         thresholds[category] = pick_thresholds(labels[target], proba[target], **rule)
         rates[category] = decision_rates(labels[target], proba[target], thresholds[category])
         if category == "abusive":
@@ -120,13 +123,13 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         "thresholds": thresholds,
         "threshold_reasoning": ("reject: the lowest probability at which at least 95% of the comments rejected "
                                 "carry the label (cross-validated, news comments; null where no threshold is that "
-                                "precise, so the category never rejects on its own). abusive review: the highest "
-                                "probability that still sends at least 80% of the abusive comments to review or "
-                                "reject, so approve lets through at most 20% of them; catching 95% would send about "
-                                "two thirds of all comments to review (see abusive_review_tradeoff). Other categories' "
-                                "review: "
-                                "0.5, so a category flags a comment when it is more likely than not (the "
-                                "probabilities are calibrated)."),
+                                "precise, so the category never rejects on its own). abusive and threat review: the "
+                                "highest probability that still sends at least 80% of the abusive comments (threats: "
+                                "of the labelled threats) to review or reject, so approve lets through at most 20% of "
+                                "them; catching 95% of the abusive ones would send about two thirds of all comments to "
+                                "review (see abusive_review_tradeoff). Other categories' review: 0.5, so a category "
+                                "flags a comment when it is more likely than not (the probabilities are "
+                                "calibrated)."),
         "decision_rates_at_thresholds": rates,
         "abusive_review_tradeoff": tradeoff,
         "fairness": fairness_card(model) if fairness else "not measured (quick training)",

@@ -116,8 +116,8 @@ def scored() -> pd.DataFrame:
 # The targets: flag >= 90 % of every hateful function, <= 10 % of civil statements, p_hate ROC AUC >= 0.90.
 # Where abuse-2026.11.3 misses one, its bound below is the measured figure less a margin: the gap stays visible
 # here and in README, and a model that gets worse fails.
-FLAGGED_AT_LEAST = {"derogation": 0.70,  # measured 0.76: "I despise {g}…", "can't stand {g}" go unflagged
-                    "threat against a person": 0.60}  # measured 0.625 (8 cases): little threat data aimed at "you"
+FLAGGED_AT_LEAST = {"derogation": 0.75,  # measured 0.80: "I despise {g}…", "can't stand {g}" go unflagged
+                    "threat against a person": 0.85}  # measured 0.875 (8 cases): "Watch your back…" goes unflagged
 FLAGGED_AT_MOST = {"neutral statement about a group": 0.25,  # measured 0.20: one template of five, for every group
                    "criticism and abuse of things": 0.40}  # measured 0.375: "I hate Mondays", "printer is garbage"
 HARD_CONTRAST_AUC = {"negated hate": 0.90, "counter-speech quoting hate": 0.55}  # measured 0.942 and 0.602
