@@ -1,21 +1,26 @@
-"""scikit-learn's TF-IDF vectorizers, faster to load and (for character n-grams) to apply.
+"""scikit-learn's TF-IDF vectorizers, faster to load and to apply.
 
 Loading: a fitted vocabulary is a dict of up to 100k strings, which joblib's pure-Python unpickler rebuilt
 string by string (most of a second per model). These vectorizers pickle it as two numpy arrays (the terms'
 UTF-8 bytes and their lengths) and rebuild the dict on first use.
 
-Applying: scikit-learn slices and looks up every n-gram of every word of every comment in Python, which was
-most of the scoring time of both models. Comment streams repeat their words, so ``CharTfidf`` keeps, per
-word, the indices of its n-grams in the fitted vocabulary and builds the count matrix from them.
+Applying: scikit-learn slices and looks up every n-gram of every comment in Python, one string at a time,
+which was most of the scoring time. Here Python only splits each document into tokens (a regex, in C) and
+maps them to integers with one dict lookup each; the n-grams are then found with numpy. ``WordTfidf`` numbers
+the tokens of its vocabulary and keeps each n-gram term as one integer key (``NgramIndex``); ``CharTfidf``
+keeps, per whitespace-separated word already seen, the indices of its n-grams (``WordPool``), and a
+document's counts are its words' rows summed by one sparse product.
 
 Fitting, the vocabulary and the TF-IDF weighting are scikit-learn's own; the matrices are the ones
-``TfidfVectorizer`` gives.
+``TfidfVectorizer`` gives, bit for bit.
 """
 
 from __future__ import annotations
 
+import itertools
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +28,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 CACHE_WORDS = 200_000  # words remembered per process: a news site's vocabulary, a few tens of MB at most
+DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # tokens never hold a space, so a term splits back into its tokens
 
 
 def pack_vocabulary(vocabulary: dict[str, int]) -> dict[str, np.ndarray]:
@@ -41,10 +47,11 @@ def unpack_vocabulary(packed: dict[str, np.ndarray]) -> dict[str, int]:
 
 
 class PackedVocabulary:
-    """Mixin for a fitted ``CountVectorizer`` subclass: ``vocabulary_`` pickled as arrays, rebuilt on first use."""
+    """Mixin for a fitted ``CountVectorizer`` subclass: ``vocabulary_`` pickled as arrays, rebuilt on first use;
+    what is derived from it for transforming (attributes starting ``_derived``) is never pickled."""
 
     def __getstate__(self) -> dict:
-        state = super().__getstate__()
+        state = {k: v for k, v in super().__getstate__().items() if not k.startswith("_derived")}
         if "vocabulary_" in state:
             state["_packed_vocabulary"] = pack_vocabulary(state.pop("vocabulary_"))
         return state
@@ -57,33 +64,117 @@ class PackedVocabulary:
         return self.vocabulary_
 
 
-class _IndexedTfidf(PackedVocabulary, TfidfVectorizer):
-    """``TfidfVectorizer`` whose transform gathers each document's feature indices (``_indexer``) into one
-    count matrix: no per-document counting dict as scikit-learn keeps, the same matrix."""
+def _check_documents(vectorizer, raw_documents) -> None:
+    check_is_fitted(vectorizer, msg="The TF-IDF vectorizer is not fitted")
+    if isinstance(raw_documents, str):
+        raise ValueError("Iterable over raw text documents expected, string object received.")
 
-    def _indexer(self) -> Callable[[str], Iterable[int]]:
-        raise NotImplementedError
 
-    def transform(self, raw_documents):
-        check_is_fitted(self, msg="The TF-IDF vectorizer is not fitted")
-        if isinstance(raw_documents, str):
-            raise ValueError("Iterable over raw text documents expected, string object received.")
-        indexer, indices, indptr = self._indexer(), array("i"), array("i", [0])
-        for document in raw_documents:
-            indices.extend(indexer(document))
-            indptr.append(len(indices))
-        counts = sp.csr_array((np.ones(len(indices), dtype=self.dtype), np.frombuffer(indices, dtype=np.int32),
-                               np.frombuffer(indptr, dtype=np.int32)), shape=(len(indptr) - 1, len(self.vocabulary_)))
-        counts.sum_duplicates()
+def _rows(lengths: np.ndarray) -> np.ndarray:
+    """The document of each item of documents ``lengths`` items long, laid end to end."""
+    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+
+
+def _count_matrix(rows: np.ndarray, features: np.ndarray, shape: tuple[int, int], dtype) -> sp.csr_array:
+    """Counts of (row, feature) occurrences in canonical CSR form (sorted, no duplicates), as scikit-learn's."""
+    counts = sp.coo_array((np.ones(len(rows), dtype=dtype), (rows, features)), shape=shape).tocsr()
+    counts.sum_duplicates()
+    return counts
+
+
+@dataclass(frozen=True)
+class NgramIndex:
+    """A word vocabulary as integers: each token of its terms numbered (``tokens``), each n-gram term a key
+    ``sum(id_k * width ** (n - 1 - k))`` in ``keys[n]`` (sorted) with its feature in ``features[n]``."""
+
+    tokens: dict[str, int]
+    width: int
+    keys: dict[int, np.ndarray]
+    features: dict[int, np.ndarray]
+
+    @classmethod
+    def of(cls, vocabulary: Mapping[str, int]) -> NgramIndex:
+        tokens: dict[str, int] = {}
+        split = [(term.split(" "), index) for term, index in vocabulary.items()]
+        for parts, _ in split:
+            for part in parts:
+                tokens.setdefault(part, len(tokens))
+        width, keys, features = len(tokens) + 1, {}, {}
+        for n, group in itertools.groupby(sorted(split, key=lambda item: len(item[0])), key=lambda i: len(i[0])):
+            group = list(group)
+            key = np.zeros(len(group), dtype=np.int64)
+            for k in range(n):
+                key = key * width + np.array([tokens[parts[k]] for parts, _ in group], dtype=np.int64)
+            order = np.argsort(key)
+            keys[n], features[n] = key[order], np.array([index for _, index in group], dtype=np.int64)[order]
+        if width ** max(keys, default=1) >= 2**63:
+            raise OverflowError("n-gram keys would not fit in 64 bits")
+        return cls(tokens, width, keys, features)
+
+    def ids(self, tokens: list[str], aliases: Mapping[str, str] | None = None) -> np.ndarray:
+        """Each token's number, -1 for tokens of no term; ``aliases`` first renames tokens (``generalize``)."""
+        named = map(aliases.get, tokens, tokens) if aliases else tokens
+        return np.fromiter(map(self.tokens.get, named, itertools.repeat(-1)), dtype=np.int64, count=len(tokens))
+
+    def find(self, ids: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(document, feature) of every n-gram in the vocabulary, for documents of ``lengths`` tokens ``ids``."""
+        rows, ends = _rows(lengths), np.repeat(np.cumsum(lengths), lengths)
+        found_rows, found_features = [], []
+        for n in range(ngram_range[0], ngram_range[1] + 1):
+            if n not in self.keys:
+                continue
+            starts = np.flatnonzero(np.arange(len(ids)) + n <= ends)
+            key, known = np.zeros(len(starts), dtype=np.int64), np.ones(len(starts), dtype=bool)
+            for k in range(n):
+                part = ids[starts + k]
+                known &= part >= 0
+                key = key * self.width + part
+            starts, key = starts[known], key[known]
+            at = np.minimum(np.searchsorted(self.keys[n], key), len(self.keys[n]) - 1)
+            hit = self.keys[n][at] == key
+            found_rows.append(rows[starts[hit]])
+            found_features.append(self.features[n][at[hit]])
+        if not found_rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(found_rows), np.concatenate(found_features)
+
+
+class WordTfidf(PackedVocabulary, TfidfVectorizer):
+    """``TfidfVectorizer`` (word analyzer, same parameters and matrix) whose vocabulary loads as arrays and whose
+    n-grams are looked up as integers (``NgramIndex``)."""
+
+    def ngram_index(self) -> NgramIndex:
+        index = self.__dict__.get("_derived_index")
+        if index is None:
+            index = self.__dict__["_derived_index"] = NgramIndex.of(self.vocabulary_)
+        return index
+
+    def _integer_path(self) -> bool:
+        return self.analyzer == "word" and self.tokenizer is None and self.token_pattern == DEFAULT_TOKEN_PATTERN
+
+    def tokenize_all(self, raw_documents) -> list[list[str]]:
+        """Each document's tokens as the word analyzer takes them, before n-grams (stop words dropped)."""
+        preprocess, tokenize = self.build_preprocessor(), self.build_tokenizer()
+        documents = [tokenize(preprocess(self.decode(document))) for document in raw_documents]
+        stop = self.get_stop_words()
+        if stop and self.ngram_range[1] > 1:  # stop words are no unigram of the vocabulary: only n-grams care
+            documents = [[token for token in tokens if token not in stop] for tokens in documents]
+        return documents
+
+    def transform_tokens(self, documents: list[list[str]], aliases: Mapping[str, str] | None = None):
+        """The TF-IDF matrix of tokenised documents (``tokenize_all``; ``aliases`` renames tokens first)."""
+        index = self.ngram_index()
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+        ids = index.ids(list(itertools.chain.from_iterable(documents)), aliases)
+        rows, features = index.find(ids, lengths, self.ngram_range)
+        counts = _count_matrix(rows, features, (len(documents), len(self.vocabulary_)), self.dtype)
         return self._tfidf.transform(counts, copy=False)
 
-
-class WordTfidf(_IndexedTfidf):
-    """``TfidfVectorizer`` (word analyzer, same parameters and matrix) whose vocabulary loads as arrays."""
-
-    def _indexer(self) -> Callable[[str], Iterable[int]]:
-        analyze, vocabulary = self.build_analyzer(), self.vocabulary_.get
-        return lambda document: [i for i in map(vocabulary, analyze(document)) if i is not None]
+    def transform(self, raw_documents):
+        _check_documents(self, raw_documents)
+        if not self._integer_path():
+            return super().transform(raw_documents)
+        return self.transform_tokens(self.tokenize_all(raw_documents))
 
 
 def char_wb_grams(word: str, ngram_range: tuple[int, int]) -> list[str]:
@@ -97,8 +188,48 @@ def char_wb_grams(word: str, ngram_range: tuple[int, int]) -> list[str]:
     return grams
 
 
-class CharTfidf(_IndexedTfidf):
-    """``TfidfVectorizer(analyzer="char_wb")`` with a per-word cache of feature indices (not pickled)."""
+class WordPool:
+    """Words seen so far, numbered, with the vocabulary indices of each one's n-grams end to end (``indices``,
+    word k's from ``bounds[k]`` to ``bounds[k + 1]``). Emptied when it outgrows ``CACHE_WORDS``, between calls."""
+
+    def __init__(self, grams: Callable[[str], Iterable[int]]):
+        self.grams = grams
+        self.numbers: dict[str, int] = {}
+        self.indices, self.bounds = array("i"), array("i", [0])
+
+    def ids(self, words: list[str]) -> np.ndarray:
+        """Each word's number, adding the words not seen yet."""
+        if len(self.numbers) > CACHE_WORDS:
+            self.numbers, self.indices, self.bounds = {}, array("i"), array("i", [0])
+        numbers = self.numbers
+        ids = np.fromiter(map(numbers.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
+        for k in np.flatnonzero(ids < 0).tolist():
+            word = words[k]
+            found = numbers.get(word)
+            if found is None:
+                found = numbers[word] = len(numbers)
+                self.indices.extend(self.grams(word))
+                self.bounds.append(len(self.indices))
+            ids[k] = found
+        return ids
+
+    def matrix(self, width: int, dtype) -> sp.csr_array:
+        """Word number x feature counts of every word in the pool."""
+        indices = np.frombuffer(self.indices, dtype=np.int32) if self.indices else np.zeros(0, np.int32)
+        return sp.csr_array((np.ones(len(indices), dtype=dtype), indices, np.frombuffer(self.bounds, np.int32)),
+                            shape=(len(self.bounds) - 1, width))
+
+    def slices(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For words ``ids``: the n-gram indices of all of them end to end, and how many each has."""
+        bounds = np.frombuffer(self.bounds, dtype=np.int32).astype(np.int64)
+        starts, lengths = bounds[ids], bounds[ids + 1] - bounds[ids]
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        return np.frombuffer(self.indices, dtype=np.int32)[offsets] if len(offsets) else np.zeros(0, np.int32), lengths
+
+
+class CharTfidf(PackedVocabulary, TfidfVectorizer):
+    """``TfidfVectorizer(analyzer="char_wb")`` keeping each word's n-gram indices (``WordPool``, not pickled):
+    a document's counts are the sum of its words' rows."""
 
     def __init__(self, *, ngram_range=(3, 5), preprocessor=None, lowercase=True, min_df=1, max_features=None,
                  sublinear_tf=False, dtype=np.float64):
@@ -106,28 +237,35 @@ class CharTfidf(_IndexedTfidf):
                          lowercase=lowercase, min_df=min_df, max_features=max_features, sublinear_tf=sublinear_tf,
                          dtype=dtype)
 
-    def word_indices(self, word: str) -> array:
+    def word_pool(self) -> WordPool:
+        pool = self.__dict__.get("_derived_pool")
+        if pool is None:
+            vocabulary, ngram_range = self.vocabulary_, self.ngram_range
+            pool = self.__dict__["_derived_pool"] = WordPool(
+                lambda word: [i for i in map(vocabulary.get, char_wb_grams(word, ngram_range)) if i is not None])
+        return pool
+
+    def split_all(self, raw_documents) -> list[list[str]]:
+        """Each document's whitespace-separated words, as the char_wb analyzer takes them."""
+        preprocess = self.build_preprocessor()
+        return [preprocess(self.decode(document)).split() for document in raw_documents]
+
+    def transform_words(self, documents: list[list[str]]):
+        """The TF-IDF matrix of documents split into words (``split_all``)."""
+        pool = self.word_pool()
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+        ids = pool.ids(list(itertools.chain.from_iterable(documents)))
+        incidence = sp.csr_array((np.ones(len(ids), dtype=self.dtype), ids,
+                                  np.concatenate([[0], np.cumsum(lengths)])), shape=(len(documents), len(pool.numbers)))
+        counts = sp.csr_array(incidence @ pool.matrix(len(self.vocabulary_), self.dtype))
+        counts.sum_duplicates()
+        return self._tfidf.transform(counts, copy=False)
+
+    def word_indices(self, word: str) -> np.ndarray:
         """Vocabulary indices of the n-grams of one preprocessed word (with repeats, as counted)."""
-        cache = self.__dict__.setdefault("_word_cache", {})
-        found = cache.get(word)
-        if found is None:
-            vocabulary = self.vocabulary_
-            found = array("i", [i for i in map(vocabulary.get, char_wb_grams(word, self.ngram_range)) if i is not None])
-            if len(cache) < CACHE_WORDS:
-                cache[word] = found
-        return found
+        pool = self.word_pool()
+        return pool.slices(pool.ids([word]))[0]
 
-    def _indexer(self) -> Callable[[str], Iterable[int]]:
-        preprocess, cached = self.build_preprocessor(), self.__dict__.setdefault("_word_cache", {}).get
-
-        def indices(document: str) -> array:
-            found = array("i")
-            for word in preprocess(self.decode(document)).split():
-                known = cached(word)
-                found.extend(self.word_indices(word) if known is None else known)
-            return found
-
-        return indices
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in super().__getstate__().items() if k != "_word_cache"}
+    def transform(self, raw_documents):
+        _check_documents(self, raw_documents)
+        return self.transform_words(self.split_all(raw_documents))

@@ -35,9 +35,9 @@ def test_same_matrix_as_scikit_learns_char_wb(params, texts):
 def test_cache_is_not_pickled_and_clone_keeps_the_parameters():
     model = CharTfidf(ngram_range=(2, 4), min_df=1).fit(TRAIN)
     model.transform(["you idiot"])
-    assert "_word_cache" in model.__dict__
+    assert "_derived_pool" in model.__dict__
     restored = pickle.loads(pickle.dumps(model))
-    assert "_word_cache" not in restored.__dict__
+    assert "_derived_pool" not in restored.__dict__
     assert abs(restored.transform(["you idiot"]) - model.transform(["you idiot"])).max() == 0
     assert clone(model).get_params() == model.get_params() and clone(model).analyzer == "char_wb"
 
