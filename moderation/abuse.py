@@ -223,6 +223,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
 
 # a word token or a run of whitespace: tokens never cross whitespace, so the runs before a token number its chunk
 TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
+SPACE = re.compile(r"(\s+)")
 
 
 def _token_chunks(items: list[str], leading_space: bool) -> tuple[list[str], np.ndarray]:
@@ -230,6 +231,14 @@ def _token_chunks(items: list[str], leading_space: bool) -> tuple[list[str], np.
     space = np.fromiter(map(str.isspace, items), dtype=bool, count=len(items))
     chunk = np.cumsum(space) - leading_space
     return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunk[~space]
+
+
+def _chunk_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text.split()``'s chunks, from the lengths of the chunks and the whitespace between (one
+    regex call, no match object per chunk)."""
+    parts = SPACE.split(text)
+    ends = list(itertools.accumulate(map(len, parts)))
+    return [(end - len(part), end) for part, end in zip(parts[::2], ends[::2], strict=True) if part]
 
 
 class _Explainer:
@@ -244,19 +253,6 @@ class _Explainer:
         self.n_word = len(word.vocabulary_)
         self.categories = {c: k for k, c in enumerate(model.classes_)}
         self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
-
-    def _word_features(self, ids: np.ndarray, n: int, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Of the n-grams of token ``ids`` starting at ``starts``: which are features, and the features."""
-        keys, features = self.word.keys.get(n), self.word.features.get(n)
-        if keys is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        key, known = np.zeros(len(starts), np.int64), np.ones(len(starts), bool)
-        for k in range(n):
-            known &= ids[starts + k] >= 0
-            key = key * self.word.width + ids[starts + k]
-        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-        hit = known & (keys[at] == key)
-        return starts[hit], features[at[hit]]
 
     def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
                 min_share: float) -> list[list[dict]]:
@@ -278,9 +274,9 @@ class _Explainer:
         same_row = np.concatenate([np.zeros(0, np.int64), *token_rows])
         ids = self.word.ids(tokens)
         everywhere = np.arange(len(ids))
-        at, unigrams = self._word_features(ids, 1, everywhere)
+        at, unigrams = self.word.lookup(1, ids, everywhere)
         pairs = everywhere[:-1][same_row[:-1] == same_row[1:]]
-        at2, bigrams = self._word_features(ids, 2, pairs)
+        at2, bigrams = self.word.lookup(2, ids, pairs)
         # occurrences in the order contributions are summed in: characters, unigrams, then each bigram twice
         units = np.concatenate([np.repeat(np.arange(n_units), char_lengths), token_units[at],
                                 np.column_stack([token_units[at2], token_units[at2 + 1]]).ravel()]).astype(np.int64)
@@ -294,7 +290,7 @@ class _Explainer:
         for r, (text, (norm, offsets), categories) in enumerate(
                 zip(texts, normalized, categories_per_row, strict=True)):
             reasons = []
-            spans = [m.span() for m in re.finditer(r"\S+", norm)] if categories and chunks[r] else []
+            spans = _chunk_spans(norm) if categories and chunks[r] else []
             for category in categories if spans else []:
                 weight = weights[self.categories[category], row_units[r]:row_units[r + 1]]
                 best = np.argsort(-weight, kind="stable")[:top]
@@ -316,9 +312,10 @@ class _Explainer:
             features.indices
         keys = rows * width + feats
         at = np.minimum(np.searchsorted(have, keys), max(len(have) - 1, 0))
-        value = np.where(have[at] == keys, features.data[at], 0.0) if len(have) else np.zeros(len(keys))
-        _, inverse = np.unique(keys, return_inverse=True)
-        return value * factors / np.bincount(inverse, weights=factors)[inverse]
+        found = have[at] == keys if len(have) else np.zeros(len(keys), bool)
+        at = np.where(found, at, len(have))  # each (row, feature) its own slot, the absent ones (value 0) one more
+        value = np.where(found, features.data[np.minimum(at, len(have) - 1)], 0.0) if len(have) else at * 0.0
+        return value * factors / np.bincount(at, weights=factors, minlength=len(have) + 1)[at]
 
 
 def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:

@@ -85,12 +85,14 @@ def _count_matrix(rows: np.ndarray, features: np.ndarray, shape: tuple[int, int]
 @dataclass(frozen=True)
 class NgramIndex:
     """A word vocabulary as integers: each token of its terms numbered (``tokens``), each n-gram term a key
-    ``sum(id_k * width ** (n - 1 - k))`` in ``keys[n]`` (sorted) with its feature in ``features[n]``."""
+    ``sum(id_k * width ** (n - 1 - k))`` in ``keys[n]`` (sorted) with its feature in ``features[n]``; unigrams
+    also as a table by token number (``unigrams``, -1 where no feature, and at -1, the number of unknown tokens)."""
 
     tokens: dict[str, int]
     width: int
     keys: dict[int, np.ndarray]
     features: dict[int, np.ndarray]
+    unigrams: np.ndarray
 
     @classmethod
     def of(cls, vocabulary: Mapping[str, int]) -> NgramIndex:
@@ -109,33 +111,43 @@ class NgramIndex:
             keys[n], features[n] = key[order], np.array([index for _, index in group], dtype=np.int64)[order]
         if width ** max(keys, default=1) >= 2**63:
             raise OverflowError("n-gram keys would not fit in 64 bits")
-        return cls(tokens, width, keys, features)
+        unigrams = np.full(width, -1, dtype=np.int64)
+        unigrams[keys.get(1, [])] = features.get(1, [])
+        return cls(tokens, width, keys, features, unigrams)
 
     def ids(self, tokens: list[str], aliases: Mapping[str, str] | None = None) -> np.ndarray:
         """Each token's number, -1 for tokens of no term; ``aliases`` first renames tokens (``generalize``)."""
         named = map(aliases.get, tokens, tokens) if aliases else tokens
         return np.fromiter(map(self.tokens.get, named, itertools.repeat(-1)), dtype=np.int64, count=len(tokens))
 
+    def lookup(self, n: int, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of the n-grams of token ``ids`` beginning at ``starts``, the starts of those in the vocabulary and
+        their features."""
+        if n == 1:
+            features = self.unigrams[ids[starts]]
+            hit = features >= 0
+            return starts[hit], features[hit]
+        keys = self.keys.get(n)
+        if keys is None:
+            return starts[:0], starts[:0]
+        key, known = np.zeros(len(starts), dtype=np.int64), np.ones(len(starts), dtype=bool)
+        for k in range(n):
+            part = ids[starts + k]
+            known &= part >= 0
+            key = key * self.width + part
+        starts, key = starts[known], key[known]
+        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        hit = keys[at] == key
+        return starts[hit], self.features[n][at[hit]]
+
     def find(self, ids: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(document, feature) of every n-gram in the vocabulary, for documents of ``lengths`` tokens ``ids``."""
         rows, ends = _rows(lengths), np.repeat(np.cumsum(lengths), lengths)
-        found_rows, found_features = [], []
+        found_rows, found_features = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for n in range(ngram_range[0], ngram_range[1] + 1):
-            if n not in self.keys:
-                continue
-            starts = np.flatnonzero(np.arange(len(ids)) + n <= ends)
-            key, known = np.zeros(len(starts), dtype=np.int64), np.ones(len(starts), dtype=bool)
-            for k in range(n):
-                part = ids[starts + k]
-                known &= part >= 0
-                key = key * self.width + part
-            starts, key = starts[known], key[known]
-            at = np.minimum(np.searchsorted(self.keys[n], key), len(self.keys[n]) - 1)
-            hit = self.keys[n][at] == key
-            found_rows.append(rows[starts[hit]])
-            found_features.append(self.features[n][at[hit]])
-        if not found_rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            starts, features = self.lookup(n, ids, np.flatnonzero(np.arange(len(ids)) + n <= ends))
+            found_rows.append(rows[starts])
+            found_features.append(features)
         return np.concatenate(found_rows), np.concatenate(found_features)
 
 
