@@ -9,7 +9,7 @@ which was most of the scoring time. Here Python only splits each document into t
 maps them to integers with one dict lookup each; the n-grams are then found with numpy. ``WordTfidf`` numbers
 the tokens of its vocabulary and keeps each n-gram term as one integer key (``NgramIndex``); ``CharTfidf``
 keeps, per whitespace-separated word already seen, the indices of its n-grams (``WordPool``), and a
-document's counts are its words' rows summed by one sparse product.
+document's counts are its words' n-gram indices end to end, counted with one sort.
 
 Fitting, the vocabulary and the TF-IDF weighting are scikit-learn's own; the matrices are the ones
 ``TfidfVectorizer`` gives, bit for bit.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,10 +76,17 @@ def _rows(lengths: np.ndarray) -> np.ndarray:
 
 
 def _count_matrix(rows: np.ndarray, features: np.ndarray, shape: tuple[int, int], dtype) -> sp.csr_array:
-    """Counts of (row, feature) occurrences in canonical CSR form (sorted, no duplicates), as scikit-learn's."""
-    counts = sp.coo_array((np.ones(len(rows), dtype=dtype), (rows, features)), shape=shape).tocsr()
-    counts.sum_duplicates()
-    return counts
+    """Counts of (row, feature) occurrences in canonical CSR form (sorted, no duplicates), as scikit-learn's:
+    one sort of the pairs as integers, then run lengths (a sparse product or scipy's duplicate summing sorts
+    row by row, twice as slow)."""
+    keys = rows * shape[1] + features
+    keys.sort()
+    first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else keys
+    counts = np.diff(np.append(first, len(keys))).astype(dtype)
+    keys = keys[first]
+    indptr = np.searchsorted(keys, np.arange(shape[0] + 1, dtype=np.int64) * shape[1])
+    index = np.int32 if max(shape[1], len(keys)) < 2**31 else np.int64
+    return sp.csr_array((counts, (keys % shape[1]).astype(index), indptr.astype(index)), shape=shape)
 
 
 @dataclass(frozen=True)
@@ -189,47 +196,106 @@ class WordTfidf(PackedVocabulary, TfidfVectorizer):
         return self.transform_tokens(self.tokenize_all(raw_documents))
 
 
-def char_wb_grams(word: str, ngram_range: tuple[int, int]) -> list[str]:
-    """The n-grams scikit-learn's ``char_wb`` analyzer takes from one word, padded with a space each side."""
-    padded, grams = f" {word} ", []
-    for n in range(ngram_range[0], ngram_range[1] + 1):
-        if len(padded) <= n:
-            grams.append(padded)  # as scikit-learn: a word no longer than n counts once, whole
-            break
-        grams += [padded[k:k + n] for k in range(len(padded) - n + 1)]
-    return grams
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+@dataclass(frozen=True)
+class CharGramIndex:
+    """A char_wb vocabulary as integers, like ``NgramIndex`` with characters for tokens: each character of its
+    terms numbered by its place in ``alphabet``, each term of n characters a key in ``keys[n]``. The n-grams of
+    many words are then found at once (``grams``), in the order scikit-learn's ``char_wb`` analyzer takes them
+    from one word padded with a space each side: by n, then by place; a word no longer than n counts once, whole."""
+
+    alphabet: np.ndarray  # sorted code points
+    ngram_range: tuple[int, int]
+    keys: dict[int, np.ndarray]
+    features: dict[int, np.ndarray]
+
+    @classmethod
+    def of(cls, vocabulary: Mapping[str, int], ngram_range: tuple[int, int]) -> CharGramIndex:
+        points = _code_points("".join(vocabulary))
+        lengths = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary))
+        indices = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+        alphabet = np.unique(points)
+        if (len(alphabet) + 1) ** max(ngram_range[1], lengths.max(initial=1)) >= 2**63:
+            raise OverflowError("character n-gram keys would not fit in 64 bits")
+        index = cls(alphabet, tuple(ngram_range), {}, {})
+        ids, starts = np.searchsorted(alphabet, points), np.cumsum(lengths) - lengths
+        for n in np.unique(lengths).tolist():
+            members = np.flatnonzero(lengths == n)
+            key = index._keys(ids, starts[members], n)
+            order = np.argsort(key)
+            index.keys[n], index.features[n] = key[order], indices[members][order]
+        return index
+
+    def _keys(self, ids: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+        key = np.zeros(len(starts), dtype=np.int64)
+        for k in range(n):
+            key = key * (len(self.alphabet) + 1) + ids[starts + k]
+        return key
+
+    def _lookup(self, ids: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Of the n-character windows at ``starts``, those in the vocabulary and their features."""
+        keys = self.keys.get(n)
+        if keys is None or not len(starts):
+            return starts[:0], starts[:0]
+        known = np.ones(len(starts), dtype=bool)
+        for k in range(n):
+            known &= ids[starts + k] >= 0
+        starts = starts[known]
+        key = self._keys(ids, starts, n)
+        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        hit = keys[at] == key
+        return starts[hit], self.features[n][at[hit]]
+
+    def grams(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary indices of each word's n-grams, end to end, and how many each word has."""
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2  # padded with a space each side
+        points = _code_points(f" {'  '.join(words)} " if words else "")
+        at = np.minimum(np.searchsorted(self.alphabet, points), len(self.alphabet) - 1)
+        ids = np.where(self.alphabet[at] == points, at, -1)
+        word, ends = _rows(lengths), np.repeat(np.cumsum(lengths), lengths)
+        low, high = self.ngram_range
+        found_at, found = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for n in range(low, high + 1):  # windows of n characters; n == the padded length: the whole word once
+            starts, features = self._lookup(ids, np.flatnonzero(np.arange(len(ids)) + n <= ends), n)
+            found_at.append(starts)
+            found.append(features)
+        for n in np.unique(lengths[lengths < low]).tolist():  # shorter than every n: counted once, whole
+            starts, features = self._lookup(ids, (np.cumsum(lengths) - lengths)[lengths == n], n)
+            found_at.append(starts)
+            found.append(features)
+        owner = word[np.concatenate(found_at)]
+        order = np.argsort(owner, kind="stable")  # by word, then n, then place
+        return np.concatenate(found)[order].astype(np.int32), np.bincount(owner, minlength=len(words))
 
 
 class WordPool:
     """Words seen so far, numbered, with the vocabulary indices of each one's n-grams end to end (``indices``,
     word k's from ``bounds[k]`` to ``bounds[k + 1]``). Emptied when it outgrows ``CACHE_WORDS``, between calls."""
 
-    def __init__(self, grams: Callable[[str], Iterable[int]]):
+    def __init__(self, grams: Callable[[list[str]], tuple[np.ndarray, np.ndarray]]):
         self.grams = grams
         self.numbers: dict[str, int] = {}
         self.indices, self.bounds = array("i"), array("i", [0])
 
     def ids(self, words: list[str]) -> np.ndarray:
-        """Each word's number, adding the words not seen yet."""
+        """Each word's number, adding the words not seen yet (their n-grams found all at once)."""
         if len(self.numbers) > CACHE_WORDS:
             self.numbers, self.indices, self.bounds = {}, array("i"), array("i", [0])
         numbers = self.numbers
         ids = np.fromiter(map(numbers.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
-        for k in np.flatnonzero(ids < 0).tolist():
-            word = words[k]
-            found = numbers.get(word)
-            if found is None:
-                found = numbers[word] = len(numbers)
-                self.indices.extend(self.grams(word))
-                self.bounds.append(len(self.indices))
-            ids[k] = found
+        missing = np.flatnonzero(ids < 0)
+        if len(missing):
+            new = list(dict.fromkeys(words[k] for k in missing.tolist()))
+            numbers.update(zip(new, range(len(numbers), len(numbers) + len(new)), strict=True))
+            indices, counts = self.grams(new)
+            self.bounds.extend((len(self.indices) + np.cumsum(counts)).tolist())
+            self.indices.frombytes(indices.tobytes())
+            ids[missing] = np.fromiter(map(numbers.__getitem__, (words[k] for k in missing.tolist())),
+                                       dtype=np.int64, count=len(missing))
         return ids
-
-    def matrix(self, width: int, dtype) -> sp.csr_array:
-        """Word number x feature counts of every word in the pool."""
-        indices = np.frombuffer(self.indices, dtype=np.int32) if self.indices else np.zeros(0, np.int32)
-        return sp.csr_array((np.ones(len(indices), dtype=dtype), indices, np.frombuffer(self.bounds, np.int32)),
-                            shape=(len(self.bounds) - 1, width))
 
     def slices(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For words ``ids``: the n-gram indices of all of them end to end, and how many each has."""
@@ -252,9 +318,7 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
     def word_pool(self) -> WordPool:
         pool = self.__dict__.get("_derived_pool")
         if pool is None:
-            vocabulary, ngram_range = self.vocabulary_, self.ngram_range
-            pool = self.__dict__["_derived_pool"] = WordPool(
-                lambda word: [i for i in map(vocabulary.get, char_wb_grams(word, ngram_range)) if i is not None])
+            pool = self.__dict__["_derived_pool"] = WordPool(CharGramIndex.of(self.vocabulary_, self.ngram_range).grams)
         return pool
 
     def split_all(self, raw_documents) -> list[list[str]]:
@@ -266,11 +330,9 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
         """The TF-IDF matrix of documents split into words (``split_all``)."""
         pool = self.word_pool()
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
-        ids = pool.ids(list(itertools.chain.from_iterable(documents)))
-        incidence = sp.csr_array((np.ones(len(ids), dtype=self.dtype), ids,
-                                  np.concatenate([[0], np.cumsum(lengths)])), shape=(len(documents), len(pool.numbers)))
-        counts = sp.csr_array(incidence @ pool.matrix(len(self.vocabulary_), self.dtype))
-        counts.sum_duplicates()
+        features, per_word = pool.slices(pool.ids(list(itertools.chain.from_iterable(documents))))
+        rows = np.repeat(_rows(lengths), per_word)
+        counts = _count_matrix(rows, features.astype(np.int64), (len(documents), len(self.vocabulary_)), self.dtype)
         return self._tfidf.transform(counts, copy=False)
 
     def word_indices(self, word: str) -> np.ndarray:
