@@ -250,7 +250,7 @@ class _Explainer:
         union = model.features_.named_steps["tfidf"]
         word, char = union.transformer_list[0][1], union.transformer_list[1][1]
         self.word, self.pool = word.ngram_index(), char.word_pool()
-        self.n_word = len(word.vocabulary_)
+        self.n_word = len(word.idf_)
         self.categories = {c: k for k, c in enumerate(model.classes_)}
         self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
 

@@ -56,6 +56,16 @@ class PackedVocabulary:
             state["_packed_vocabulary"] = pack_vocabulary(state.pop("vocabulary_"))
         return state
 
+    def vocabulary_terms(self) -> tuple[str, np.ndarray, np.ndarray]:
+        """The vocabulary's terms joined into one string, their lengths and their feature indices: what the
+        integer indexes are built from, without making a dict of strings first."""
+        packed = self.__dict__.get("_packed_vocabulary")
+        if "vocabulary_" in self.__dict__ or packed is None:
+            vocabulary = self.vocabulary_
+            return ("".join(vocabulary), np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)),
+                    np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary)))
+        return packed["utf8"].tobytes().decode("utf-8", "surrogatepass"), packed["lengths"], packed["indices"]
+
     def __getattr__(self, name: str):
         packed = self.__dict__.get("_packed_vocabulary")
         if name != "vocabulary_" or packed is None:
@@ -102,22 +112,25 @@ class NgramIndex:
     unigrams: np.ndarray
 
     @classmethod
-    def of(cls, vocabulary: Mapping[str, int]) -> NgramIndex:
-        tokens: dict[str, int] = {}
-        split = [(term.split(" "), index) for term, index in vocabulary.items()]
-        for parts, _ in split:
-            for part in parts:
-                tokens.setdefault(part, len(tokens))
-        width, keys, features = len(tokens) + 1, {}, {}
-        for n, group in itertools.groupby(sorted(split, key=lambda item: len(item[0])), key=lambda i: len(i[0])):
-            group = list(group)
-            key = np.zeros(len(group), dtype=np.int64)
-            for k in range(n):
-                key = key * width + np.array([tokens[parts[k]] for parts, _ in group], dtype=np.int64)
-            order = np.argsort(key)
-            keys[n], features[n] = key[order], np.array([index for _, index in group], dtype=np.int64)[order]
-        if width ** max(keys, default=1) >= 2**63:
+    def of(cls, text: str, lengths: np.ndarray, indices: np.ndarray) -> NgramIndex:
+        """From ``PackedVocabulary.vocabulary_terms``: one split of all terms into tokens, then numpy."""
+        ends = np.cumsum(lengths).tolist()
+        terms = [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+        flat = " ".join(terms).split(" ")
+        tokens = {token: k for k, token in enumerate(dict.fromkeys(flat))}
+        ids = np.fromiter(map(tokens.__getitem__, flat), dtype=np.int64, count=len(flat))
+        sizes = np.fromiter(map(str.count, terms, itertools.repeat(" ")), dtype=np.int64, count=len(terms)) + 1
+        starts, width = np.cumsum(sizes) - sizes, len(tokens) + 1
+        if width ** int(sizes.max(initial=1)) >= 2**63:
             raise OverflowError("n-gram keys would not fit in 64 bits")
+        keys, features = {}, {}
+        for n in np.unique(sizes).tolist():
+            members = np.flatnonzero(sizes == n)
+            key = np.zeros(len(members), dtype=np.int64)
+            for k in range(n):
+                key = key * width + ids[starts[members] + k]
+            order = np.argsort(key)
+            keys[n], features[n] = key[order], np.asarray(indices, dtype=np.int64)[members][order]
         unigrams = np.full(width, -1, dtype=np.int64)
         unigrams[keys.get(1, [])] = features.get(1, [])
         return cls(tokens, width, keys, features, unigrams)
@@ -165,7 +178,7 @@ class WordTfidf(PackedVocabulary, TfidfVectorizer):
     def ngram_index(self) -> NgramIndex:
         index = self.__dict__.get("_derived_index")
         if index is None:
-            index = self.__dict__["_derived_index"] = NgramIndex.of(self.vocabulary_)
+            index = self.__dict__["_derived_index"] = NgramIndex.of(*self.vocabulary_terms())
         return index
 
     def _integer_path(self) -> bool:
@@ -186,7 +199,7 @@ class WordTfidf(PackedVocabulary, TfidfVectorizer):
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
         ids = index.ids(list(itertools.chain.from_iterable(documents)), aliases)
         rows, features = index.find(ids, lengths, self.ngram_range)
-        counts = _count_matrix(rows, features, (len(documents), len(self.vocabulary_)), self.dtype)
+        counts = _count_matrix(rows, features, (len(documents), len(self.idf_)), self.dtype)
         return self._tfidf.transform(counts, copy=False)
 
     def transform(self, raw_documents):
@@ -213,12 +226,11 @@ class CharGramIndex:
     features: dict[int, np.ndarray]
 
     @classmethod
-    def of(cls, vocabulary: Mapping[str, int], ngram_range: tuple[int, int]) -> CharGramIndex:
-        points = _code_points("".join(vocabulary))
-        lengths = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary))
-        indices = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+    def of(cls, text: str, lengths: np.ndarray, indices: np.ndarray, ngram_range: tuple[int, int]) -> CharGramIndex:
+        """From ``PackedVocabulary.vocabulary_terms``, all with numpy."""
+        points = _code_points(text)
         alphabet = np.unique(points)
-        if (len(alphabet) + 1) ** max(ngram_range[1], lengths.max(initial=1)) >= 2**63:
+        if (len(alphabet) + 1) ** max(ngram_range[1], int(lengths.max(initial=1))) >= 2**63:
             raise OverflowError("character n-gram keys would not fit in 64 bits")
         index = cls(alphabet, tuple(ngram_range), {}, {})
         ids, starts = np.searchsorted(alphabet, points), np.cumsum(lengths) - lengths
@@ -226,7 +238,7 @@ class CharGramIndex:
             members = np.flatnonzero(lengths == n)
             key = index._keys(ids, starts[members], n)
             order = np.argsort(key)
-            index.keys[n], index.features[n] = key[order], indices[members][order]
+            index.keys[n], index.features[n] = key[order], np.asarray(indices, dtype=np.int64)[members][order]
         return index
 
     def _keys(self, ids: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
@@ -318,7 +330,8 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
     def word_pool(self) -> WordPool:
         pool = self.__dict__.get("_derived_pool")
         if pool is None:
-            pool = self.__dict__["_derived_pool"] = WordPool(CharGramIndex.of(self.vocabulary_, self.ngram_range).grams)
+            index = CharGramIndex.of(*self.vocabulary_terms(), self.ngram_range)
+            pool = self.__dict__["_derived_pool"] = WordPool(index.grams)
         return pool
 
     def split_all(self, raw_documents) -> list[list[str]]:
@@ -332,7 +345,7 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
         features, per_word = pool.slices(pool.ids(list(itertools.chain.from_iterable(documents))))
         rows = np.repeat(_rows(lengths), per_word)
-        counts = _count_matrix(rows, features.astype(np.int64), (len(documents), len(self.vocabulary_)), self.dtype)
+        counts = _count_matrix(rows, features.astype(np.int64), (len(documents), len(self.idf_)), self.dtype)
         return self._tfidf.transform(counts, copy=False)
 
     def word_indices(self, word: str) -> np.ndarray:
