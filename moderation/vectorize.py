@@ -113,13 +113,15 @@ class NgramIndex:
 
     @classmethod
     def of(cls, text: str, lengths: np.ndarray, indices: np.ndarray) -> NgramIndex:
-        """From ``PackedVocabulary.vocabulary_terms``: one split of all terms into tokens, then numpy."""
-        ends = np.cumsum(lengths).tolist()
-        terms = [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-        flat = " ".join(terms).split(" ")
-        tokens = {token: k for k, token in enumerate(dict.fromkeys(flat))}
+        """From ``PackedVocabulary.vocabulary_terms``: a line break put between terms, one split into tokens, the
+        rest with numpy."""
+        points, starts = _code_points(text), np.cumsum(lengths) - lengths
+        sizes = np.add.reduceat((points == ord(" ")).astype(np.int64), starts) + 1 if len(starts) else starts
+        lines = np.insert(points, starts[1:], ord("\n")).tobytes().decode("utf-32-le", "surrogatepass")
+        flat = lines.split()  # tokens hold no whitespace
+        unique = dict.fromkeys(flat)
+        tokens = dict(zip(unique, range(len(unique)), strict=True))
         ids = np.fromiter(map(tokens.__getitem__, flat), dtype=np.int64, count=len(flat))
-        sizes = np.fromiter(map(str.count, terms, itertools.repeat(" ")), dtype=np.int64, count=len(terms)) + 1
         starts, width = np.cumsum(sizes) - sizes, len(tokens) + 1
         if width ** int(sizes.max(initial=1)) >= 2**63:
             raise OverflowError("n-gram keys would not fit in 64 bits")
@@ -210,7 +212,7 @@ class WordTfidf(PackedVocabulary, TfidfVectorizer):
 
 
 def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 @dataclass(frozen=True)
