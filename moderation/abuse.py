@@ -262,7 +262,7 @@ class _Explainer:
         chunks = [norm.split() for norm, _ in normalized]
         row_units = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
         n_units = int(row_units[-1])
-        char_feats, char_lengths = self.pool.slices(self.pool.ids(list(itertools.chain.from_iterable(chunks))))
+        char_feats, char_lengths = self.pool.features(list(itertools.chain.from_iterable(chunks)))
         # word tokens, each with its chunk (numbered over all rows) and its row
         tokens, token_units, token_rows = [], [], []
         for r, (norm, _) in enumerate(normalized):

@@ -18,6 +18,7 @@ Fitting, the vocabulary and the TF-IDF weighting are scikit-learn's own; the mat
 from __future__ import annotations
 
 import itertools
+import threading
 from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -287,14 +288,21 @@ class CharGramIndex:
 
 class WordPool:
     """Words seen so far, numbered, with the vocabulary indices of each one's n-grams end to end (``indices``,
-    word k's from ``bounds[k]`` to ``bounds[k + 1]``). Emptied when it outgrows ``CACHE_WORDS``, between calls."""
+    word k's from ``bounds[k]`` to ``bounds[k + 1]``). Emptied when it outgrows ``CACHE_WORDS``, between calls.
+    One lock around each call: the service scores requests in several threads, and the arrays grow."""
 
     def __init__(self, grams: Callable[[list[str]], tuple[np.ndarray, np.ndarray]]):
         self.grams = grams
         self.numbers: dict[str, int] = {}
         self.indices, self.bounds = array("i"), array("i", [0])
+        self.lock = threading.Lock()
 
-    def ids(self, words: list[str]) -> np.ndarray:
+    def features(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The n-gram indices of ``words`` end to end, and how many each word has."""
+        with self.lock:
+            return self._slices(self._ids(words))
+
+    def _ids(self, words: list[str]) -> np.ndarray:
         """Each word's number, adding the words not seen yet (their n-grams found all at once)."""
         if len(self.numbers) > CACHE_WORDS:
             self.numbers, self.indices, self.bounds = {}, array("i"), array("i", [0])
@@ -311,8 +319,7 @@ class WordPool:
                                        dtype=np.int64, count=len(missing))
         return ids
 
-    def slices(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For words ``ids``: the n-gram indices of all of them end to end, and how many each has."""
+    def _slices(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bounds = np.frombuffer(self.bounds, dtype=np.int32).astype(np.int64)
         starts, lengths = bounds[ids], bounds[ids + 1] - bounds[ids]
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
@@ -345,15 +352,14 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
         """The TF-IDF matrix of documents split into words (``split_all``)."""
         pool = self.word_pool()
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
-        features, per_word = pool.slices(pool.ids(list(itertools.chain.from_iterable(documents))))
+        features, per_word = pool.features(list(itertools.chain.from_iterable(documents)))
         rows = np.repeat(_rows(lengths), per_word)
         counts = _count_matrix(rows, features.astype(np.int64), (len(documents), len(self.idf_)), self.dtype)
         return self._tfidf.transform(counts, copy=False)
 
     def word_indices(self, word: str) -> np.ndarray:
         """Vocabulary indices of the n-grams of one preprocessed word (with repeats, as counted)."""
-        pool = self.word_pool()
-        return pool.slices(pool.ids([word]))[0]
+        return self.word_pool().features([word])[0]
 
     def transform(self, raw_documents):
         _check_documents(self, raw_documents)
