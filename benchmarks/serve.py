@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -119,20 +120,21 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def hammer(port: int, clients: int, seconds: float, make_request) -> tuple[list, int, float]:
-    """``clients`` connections sending ``make_request()`` until the deadline; latencies (s), errors, elapsed."""
-    latencies, errors = [], 0
+async def hammer(port: int, clients: int, seconds: float, make_request) -> tuple[list, Counter, float]:
+    """``clients`` connections sending ``make_request()`` until the deadline; latencies (s), errors by status
+    (0: no answer), elapsed."""
+    latencies, errors = [], Counter()
     deadline = time.perf_counter() + seconds
 
     async def loop():
-        nonlocal errors
         connection = Connection(port)
         while time.perf_counter() < deadline:
             path, *request = make_request()
             started = time.perf_counter()
             status = await connection.post(path, *request)
             latencies.append(time.perf_counter() - started)
-            errors += status not in (200, 204)
+            if status not in (200, 204):
+                errors[status] += 1
         connection.close()
 
     started = time.perf_counter()
@@ -140,12 +142,13 @@ async def hammer(port: int, clients: int, seconds: float, make_request) -> tuple
     return latencies, errors, time.perf_counter() - started
 
 
-def report(name: str, latencies: list, errors: int, elapsed: float, per_request: int = 1) -> None:
+def report(name: str, latencies: list, errors: Counter, elapsed: float, per_request: int = 1) -> None:
     ms = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [float("nan")] * 3
     rate = len(latencies) / elapsed
     extra = f"  ({rate * per_request:.0f} comments/s)" if per_request > 1 else ""
     print(f"{name:<34} {len(latencies):>7} req  {rate:>7.1f} req/s{extra}  p50 {ms[0]:6.1f} ms  "
-          f"p95 {ms[1]:6.1f} ms  p99 {ms[2]:6.1f} ms  errors {errors}", flush=True)
+          f"p95 {ms[1]:6.1f} ms  p99 {ms[2]:6.1f} ms  errors {errors.total()}"
+          + (f" (by status: {dict(sorted(errors.items()))})" if errors else ""), flush=True)
 
 
 async def suggest_run(port: int, texts: list[str], labels: int, clients: int) -> int:

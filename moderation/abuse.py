@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from array import array
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,10 +35,14 @@ def normalize_all(texts) -> list[str]:
 GROUP_TOKEN, VIOLENCE_TOKEN = "xgroupx", "xviolencex"
 
 
+# what ``generalize`` renames: group nouns win over violent verbs
+GENERALIZED = {**dict.fromkeys(VIOLENCE_WORDS, VIOLENCE_TOKEN), **dict.fromkeys(GROUP_WORDS, GROUP_TOKEN)}
+
+
 def generalize(text: str) -> str:
     """A normalised text with each group noun written ``xgroupx`` and each violent verb ``xviolencex``."""
-    return " ".join(GROUP_TOKEN if w in GROUP_WORDS else VIOLENCE_TOKEN if w in VIOLENCE_WORDS else w
-                    for w in WORD_TOKEN.findall(text))
+    tokens = WORD_TOKEN.findall(text)
+    return " ".join(map(GENERALIZED.get, tokens, tokens))
 
 
 def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
@@ -170,8 +172,16 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         return scores
 
     def transform_features(self, X):
+        """``features_.transform(X)``, with each text normalised, split into words and tokenised once for
+        all views (each view alone would do it again; the generalised view twice)."""
         check_is_fitted(self, "heads_")
-        return self.features_.transform(_as_texts(X))
+        texts = normalize_all(_as_texts(X))
+        views = dict(self.features_.named_steps["tfidf"].transformer_list)
+        tokens = [WORD_TOKEN.findall(text) for text in texts]
+        blocks = [views["word"].transform_tokens(tokens), views["char"].transform_words([t.split() for t in texts])]
+        if "generalized" in views:
+            blocks.append(views["generalized"].transform_tokens(tokens, GENERALIZED))
+        return sp.hstack(blocks, format="csr")
 
     def oof_probabilities(self, category: str) -> tuple[np.ndarray, np.ndarray]:
         """The training rows a head was fitted on and their calibrated out-of-fold probabilities."""
@@ -211,91 +221,77 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         return out
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    """What ``_Explainer`` reads from one whitespace-separated chunk of normalised text: its char n-gram
-    features, its word unigram features, the bigram features inside it, and its first and last word tokens."""
+# a word token or a run of whitespace: tokens never cross whitespace, so the runs before a token number its chunk
+TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
+SPACE = re.compile(r"(\s+)")
 
-    chars: array
-    unigrams: list[int]
-    bigrams: list[int]
-    first: str | None
-    last: str | None
+
+def _token_chunks(items: list[str], leading_space: bool) -> tuple[list[str], np.ndarray]:
+    """The word tokens among a text's ``TOKEN_OR_SPACE`` matches and the whitespace-separated chunk each is in."""
+    space = np.fromiter(map(str.isspace, items), dtype=bool, count=len(items))
+    chunk = np.cumsum(space) - leading_space
+    return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunk[~space]
+
+
+def _chunk_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text.split()``'s chunks, from the lengths of the chunks and the whitespace between (one
+    regex call, no match object per chunk)."""
+    parts = SPACE.split(text)
+    ends = list(itertools.accumulate(map(len, parts)))
+    return [(end - len(part), end) for part, end in zip(parts[::2], ends[::2], strict=True) if part]
 
 
 class _Explainer:
-    """Per-call helper for ``AbuseModel.explain``: vocabularies, the heads' coefficients as one matrix, and the
-    words of each whitespace-separated chunk already seen. The arithmetic runs once over all rows' features."""
+    """Per-call helper for ``AbuseModel.explain``: the vectorisers' lookups, the heads' coefficients as one
+    matrix. Python only splits the texts; which features each chunk holds, and the arithmetic, run with numpy
+    over all rows at once."""
 
     def __init__(self, model: AbuseModel):
         union = model.features_.named_steps["tfidf"]
         word, char = union.transformer_list[0][1], union.transformer_list[1][1]
-        self.word_vocab, self.char = word.vocabulary_, char
-        self.n_word = len(self.word_vocab)
-        self.categories = {c: k for k, c in enumerate(model.classes_)}
-        self.coef = np.vstack([model.heads_[c].coef_.ravel() for c in model.classes_])
-        self.chunks: dict[str, _Chunk] = {}
-
-    def _chunk(self, chunk: str) -> _Chunk:
-        found = self.chunks.get(chunk)
-        if found is None:
-            tokens = WORD_TOKEN.findall(chunk)  # tokens never cross whitespace: the same as in the whole text
-            pairs = map(self.word_vocab.get, map(" ".join, itertools.pairwise(tokens)))
-            found = _Chunk(self.char.word_indices(chunk),
-                           [f for f in map(self.word_vocab.get, tokens) if f is not None],
-                           [f for f in pairs if f is not None],
-                           tokens[0] if tokens else None, tokens[-1] if tokens else None)
-            self.chunks[chunk] = found
-        return found
+        self.word, self.pool = word.ngram_index(), char.word_pool()
+        self.n_word = len(word.idf_)
+        self.coef = {c: model.heads_[c].coef_.ravel() for c in model.classes_}  # views: no 14 MB copy per call
 
     def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
                 min_share: float) -> list[list[dict]]:
         """``features``: the texts' rows. A feature's value is shared among the chunks it came from (an n-gram
         counted twice gives half to each occurrence; a bigram half to each of its two words)."""
-        char_feats, char_lengths = array("i"), []
-        # word features, unigrams then bigrams in text order (the order contributions are summed in)
-        unigram_units, unigrams, bigram_units, bigrams = array("q"), array("q"), array("q"), array("q")
-        texts_norm, row_units = [], [0]
-        for text in texts:
-            norm, offsets = normalize_with_offsets(text)
-            spans = [m.span() for m in re.finditer(r"\S+", norm)]
-            base = row_units[-1]
-            last: tuple[str, int] | None = None  # the text's last token so far and its chunk
-            for u, (a, b) in enumerate(spans, start=base):
-                chunk = self._chunk(norm[a:b])
-                char_feats.extend(chunk.chars)
-                char_lengths.append(len(chunk.chars))
-                unigram_units.extend([u] * len(chunk.unigrams))
-                unigrams.extend(chunk.unigrams)
-                if chunk.first is None:
-                    continue
-                if last is not None:  # the bigram across the whitespace
-                    across = self.word_vocab.get(f"{last[0]} {chunk.first}")
-                    if across is not None:
-                        bigram_units.extend((last[1], u))
-                        bigrams.extend((across, across))
-                bigram_units.extend([u] * (2 * len(chunk.bigrams)))
-                bigrams.extend(f for f in chunk.bigrams for _ in range(2))
-                last = (chunk.last, u)
-            texts_norm.append((norm, offsets, spans))
-            row_units.append(base + len(spans))
-        units = np.concatenate([np.frombuffer(unigram_units, np.int64), np.frombuffer(bigram_units, np.int64)])
-        feats = np.concatenate([np.frombuffer(unigrams, np.int64), np.frombuffer(bigrams, np.int64)])
-        factors = np.concatenate([np.ones(len(unigrams)), np.full(len(bigrams), 0.5)])
-        n_units = row_units[-1]
+        normalized = [normalize_with_offsets(text) for text in texts]
+        chunks = [norm.split() for norm, _ in normalized]
+        row_units = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
+        n_units = int(row_units[-1])
+        char_feats, char_lengths = self.pool.features(list(itertools.chain.from_iterable(chunks)))
+        # word tokens, each with its chunk (numbered over all rows) and its row
+        tokens, token_units, token_rows = [], [], []
+        for r, (norm, _) in enumerate(normalized):
+            found, units = _token_chunks(TOKEN_OR_SPACE.findall(norm), norm[:1].isspace())
+            tokens += found
+            token_units.append(units + row_units[r])
+            token_rows.append(np.full(len(found), r))
+        token_units = np.concatenate([np.zeros(0, np.int64), *token_units])
+        same_row = np.concatenate([np.zeros(0, np.int64), *token_rows])
+        ids = self.word.ids(tokens)
+        everywhere = np.arange(len(ids))
+        at, unigrams = self.word.lookup(1, ids, everywhere)
+        pairs = everywhere[:-1][same_row[:-1] == same_row[1:]]
+        at2, bigrams = self.word.lookup(2, ids, pairs)
+        # occurrences in the order contributions are summed in: characters, unigrams, then each bigram twice
+        units = np.concatenate([np.repeat(np.arange(n_units), char_lengths), token_units[at],
+                                np.column_stack([token_units[at2], token_units[at2 + 1]]).ravel()]).astype(np.int64)
+        feats = np.concatenate([char_feats.astype(np.int64) + self.n_word, unigrams, np.repeat(bigrams, 2)])
+        factors = np.concatenate([np.ones(len(char_feats)), np.ones(len(unigrams)), np.full(2 * len(bigrams), 0.5)])
         unit_row = np.repeat(np.arange(len(texts)), np.diff(row_units))
-        units = np.concatenate([np.repeat(np.arange(n_units), char_lengths), units]).astype(np.int64)
-        feats = np.concatenate([np.frombuffer(char_feats, dtype=np.int32) + self.n_word, feats]).astype(np.int64)
-        factors = np.concatenate([np.ones(len(char_feats)), factors])
         share = self._shares(features, unit_row[units], feats, factors)
-        weights = np.vstack([np.bincount(units, weights=share * self.coef[k, feats], minlength=n_units)
-                             for k in range(len(self.coef))])
+        weights = {c: np.bincount(units, weights=share * self.coef[c][feats], minlength=n_units)
+                   for c in {c for categories in categories_per_row for c in categories}}
         out = []
-        for r, (text, (norm, offsets, spans), categories) in enumerate(
-                zip(texts, texts_norm, categories_per_row, strict=True)):
+        for r, (text, (norm, offsets), categories) in enumerate(
+                zip(texts, normalized, categories_per_row, strict=True)):
             reasons = []
+            spans = _chunk_spans(norm) if categories and chunks[r] else []
             for category in categories if spans else []:
-                weight = weights[self.categories[category], row_units[r]:row_units[r + 1]]
+                weight = weights[category][row_units[r]:row_units[r + 1]]
                 best = np.argsort(-weight, kind="stable")[:top]
                 for u in best[weight[best] >= max(weight[best[0]] * min_share, 1e-9)]:
                     begin, stop = _trimmed(norm, offsets, *spans[u])
@@ -315,9 +311,10 @@ class _Explainer:
             features.indices
         keys = rows * width + feats
         at = np.minimum(np.searchsorted(have, keys), max(len(have) - 1, 0))
-        value = np.where(have[at] == keys, features.data[at], 0.0) if len(have) else np.zeros(len(keys))
-        _, inverse = np.unique(keys, return_inverse=True)
-        return value * factors / np.bincount(inverse, weights=factors)[inverse]
+        found = have[at] == keys if len(have) else np.zeros(len(keys), bool)
+        at = np.where(found, at, len(have))  # each (row, feature) its own slot, the absent ones (value 0) one more
+        value = np.where(found, features.data[np.minimum(at, len(have) - 1)], 0.0) if len(have) else at * 0.0
+        return value * factors / np.bincount(at, weights=factors, minlength=len(have) + 1)[at]
 
 
 def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:

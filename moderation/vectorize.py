@@ -1,21 +1,27 @@
-"""scikit-learn's TF-IDF vectorizers, faster to load and (for character n-grams) to apply.
+"""scikit-learn's TF-IDF vectorizers, faster to load and to apply.
 
 Loading: a fitted vocabulary is a dict of up to 100k strings, which joblib's pure-Python unpickler rebuilt
 string by string (most of a second per model). These vectorizers pickle it as two numpy arrays (the terms'
 UTF-8 bytes and their lengths) and rebuild the dict on first use.
 
-Applying: scikit-learn slices and looks up every n-gram of every word of every comment in Python, which was
-most of the scoring time of both models. Comment streams repeat their words, so ``CharTfidf`` keeps, per
-word, the indices of its n-grams in the fitted vocabulary and builds the count matrix from them.
+Applying: scikit-learn slices and looks up every n-gram of every comment in Python, one string at a time,
+which was most of the scoring time. Here Python only splits each document into tokens (a regex, in C) and
+maps them to integers with one dict lookup each; the n-grams are then found with numpy. ``WordTfidf`` numbers
+the tokens of its vocabulary and keeps each n-gram term as one integer key (``NgramIndex``); ``CharTfidf``
+keeps, per whitespace-separated word already seen, the indices of its n-grams (``WordPool``), and a
+document's counts are its words' n-gram indices end to end, counted with one sort.
 
 Fitting, the vocabulary and the TF-IDF weighting are scikit-learn's own; the matrices are the ones
-``TfidfVectorizer`` gives.
+``TfidfVectorizer`` gives, bit for bit.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 CACHE_WORDS = 200_000  # words remembered per process: a news site's vocabulary, a few tens of MB at most
+DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # tokens never hold a space, so a term splits back into its tokens
 
 
 def pack_vocabulary(vocabulary: dict[str, int]) -> dict[str, np.ndarray]:
@@ -41,13 +48,24 @@ def unpack_vocabulary(packed: dict[str, np.ndarray]) -> dict[str, int]:
 
 
 class PackedVocabulary:
-    """Mixin for a fitted ``CountVectorizer`` subclass: ``vocabulary_`` pickled as arrays, rebuilt on first use."""
+    """Mixin for a fitted ``CountVectorizer`` subclass: ``vocabulary_`` pickled as arrays, rebuilt on first use;
+    what is derived from it for transforming (attributes starting ``_derived``) is never pickled."""
 
     def __getstate__(self) -> dict:
-        state = super().__getstate__()
+        state = {k: v for k, v in super().__getstate__().items() if not k.startswith("_derived")}
         if "vocabulary_" in state:
             state["_packed_vocabulary"] = pack_vocabulary(state.pop("vocabulary_"))
         return state
+
+    def vocabulary_terms(self) -> tuple[str, np.ndarray, np.ndarray]:
+        """The vocabulary's terms joined into one string, their lengths and their feature indices: what the
+        integer indexes are built from, without making a dict of strings first."""
+        packed = self.__dict__.get("_packed_vocabulary")
+        if "vocabulary_" in self.__dict__ or packed is None:
+            vocabulary = self.vocabulary_
+            return ("".join(vocabulary), np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)),
+                    np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary)))
+        return packed["utf8"].tobytes().decode("utf-8", "surrogatepass"), packed["lengths"], packed["indices"]
 
     def __getattr__(self, name: str):
         packed = self.__dict__.get("_packed_vocabulary")
@@ -57,48 +75,260 @@ class PackedVocabulary:
         return self.vocabulary_
 
 
-class _IndexedTfidf(PackedVocabulary, TfidfVectorizer):
-    """``TfidfVectorizer`` whose transform gathers each document's feature indices (``_indexer``) into one
-    count matrix: no per-document counting dict as scikit-learn keeps, the same matrix."""
+def _check_documents(vectorizer, raw_documents) -> None:
+    check_is_fitted(vectorizer, msg="The TF-IDF vectorizer is not fitted")
+    if isinstance(raw_documents, str):
+        raise ValueError("Iterable over raw text documents expected, string object received.")
 
-    def _indexer(self) -> Callable[[str], Iterable[int]]:
-        raise NotImplementedError
 
-    def transform(self, raw_documents):
-        check_is_fitted(self, msg="The TF-IDF vectorizer is not fitted")
-        if isinstance(raw_documents, str):
-            raise ValueError("Iterable over raw text documents expected, string object received.")
-        indexer, indices, indptr = self._indexer(), array("i"), array("i", [0])
-        for document in raw_documents:
-            indices.extend(indexer(document))
-            indptr.append(len(indices))
-        counts = sp.csr_array((np.ones(len(indices), dtype=self.dtype), np.frombuffer(indices, dtype=np.int32),
-                               np.frombuffer(indptr, dtype=np.int32)), shape=(len(indptr) - 1, len(self.vocabulary_)))
-        counts.sum_duplicates()
+def _rows(lengths: np.ndarray) -> np.ndarray:
+    """The document of each item of documents ``lengths`` items long, laid end to end."""
+    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+
+
+def _count_matrix(rows: np.ndarray, features: np.ndarray, shape: tuple[int, int], dtype) -> sp.csr_array:
+    """Counts of (row, feature) occurrences in canonical CSR form (sorted, no duplicates), as scikit-learn's:
+    one sort of the pairs as integers, then run lengths (a sparse product or scipy's duplicate summing sorts
+    row by row, twice as slow)."""
+    keys = rows * shape[1] + features
+    keys.sort()
+    first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else keys
+    counts = np.diff(np.append(first, len(keys))).astype(dtype)
+    keys = keys[first]
+    indptr = np.searchsorted(keys, np.arange(shape[0] + 1, dtype=np.int64) * shape[1])
+    index = np.int32 if max(shape[1], len(keys)) < 2**31 else np.int64
+    return sp.csr_array((counts, (keys % shape[1]).astype(index), indptr.astype(index)), shape=shape)
+
+
+@dataclass(frozen=True)
+class NgramIndex:
+    """A word vocabulary as integers: each token of its terms numbered (``tokens``), each n-gram term a key
+    ``sum(id_k * width ** (n - 1 - k))`` in ``keys[n]`` (sorted) with its feature in ``features[n]``; unigrams
+    also as a table by token number (``unigrams``, -1 where no feature, and at -1, the number of unknown tokens)."""
+
+    tokens: dict[str, int]
+    width: int
+    keys: dict[int, np.ndarray]
+    features: dict[int, np.ndarray]
+    unigrams: np.ndarray
+
+    @classmethod
+    def of(cls, text: str, lengths: np.ndarray, indices: np.ndarray) -> NgramIndex:
+        """From ``PackedVocabulary.vocabulary_terms``: a line break put between terms, one split into tokens, the
+        rest with numpy."""
+        points, starts = _code_points(text), np.cumsum(lengths) - lengths
+        sizes = np.add.reduceat((points == ord(" ")).astype(np.int64), starts) + 1 if len(starts) else starts
+        lines = np.insert(points, starts[1:], ord("\n")).tobytes().decode("utf-32-le", "surrogatepass")
+        flat = lines.split()  # tokens hold no whitespace
+        unique = dict.fromkeys(flat)
+        tokens = dict(zip(unique, range(len(unique)), strict=True))
+        ids = np.fromiter(map(tokens.__getitem__, flat), dtype=np.int64, count=len(flat))
+        starts, width = np.cumsum(sizes) - sizes, len(tokens) + 1
+        if width ** int(sizes.max(initial=1)) >= 2**63:
+            raise OverflowError("n-gram keys would not fit in 64 bits")
+        keys, features = {}, {}
+        for n in np.unique(sizes).tolist():
+            members = np.flatnonzero(sizes == n)
+            key = np.zeros(len(members), dtype=np.int64)
+            for k in range(n):
+                key = key * width + ids[starts[members] + k]
+            order = np.argsort(key)
+            keys[n], features[n] = key[order], np.asarray(indices, dtype=np.int64)[members][order]
+        unigrams = np.full(width, -1, dtype=np.int64)
+        unigrams[keys.get(1, [])] = features.get(1, [])
+        return cls(tokens, width, keys, features, unigrams)
+
+    def ids(self, tokens: list[str], aliases: Mapping[str, str] | None = None) -> np.ndarray:
+        """Each token's number, -1 for tokens of no term; ``aliases`` first renames tokens (``generalize``)."""
+        named = map(aliases.get, tokens, tokens) if aliases else tokens
+        return np.fromiter(map(self.tokens.get, named, itertools.repeat(-1)), dtype=np.int64, count=len(tokens))
+
+    def lookup(self, n: int, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of the n-grams of token ``ids`` beginning at ``starts``, the starts of those in the vocabulary and
+        their features."""
+        if n == 1:
+            features = self.unigrams[ids[starts]]
+            hit = features >= 0
+            return starts[hit], features[hit]
+        keys = self.keys.get(n)
+        if keys is None:
+            return starts[:0], starts[:0]
+        key, known = np.zeros(len(starts), dtype=np.int64), np.ones(len(starts), dtype=bool)
+        for k in range(n):
+            part = ids[starts + k]
+            known &= part >= 0
+            key = key * self.width + part
+        starts, key = starts[known], key[known]
+        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        hit = keys[at] == key
+        return starts[hit], self.features[n][at[hit]]
+
+    def find(self, ids: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(document, feature) of every n-gram in the vocabulary, for documents of ``lengths`` tokens ``ids``."""
+        rows, ends = _rows(lengths), np.repeat(np.cumsum(lengths), lengths)
+        found_rows, found_features = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for n in range(ngram_range[0], ngram_range[1] + 1):
+            starts, features = self.lookup(n, ids, np.flatnonzero(np.arange(len(ids)) + n <= ends))
+            found_rows.append(rows[starts])
+            found_features.append(features)
+        return np.concatenate(found_rows), np.concatenate(found_features)
+
+
+class WordTfidf(PackedVocabulary, TfidfVectorizer):
+    """``TfidfVectorizer`` (word analyzer, same parameters and matrix) whose vocabulary loads as arrays and whose
+    n-grams are looked up as integers (``NgramIndex``)."""
+
+    def ngram_index(self) -> NgramIndex:
+        index = self.__dict__.get("_derived_index")
+        if index is None:
+            index = self.__dict__["_derived_index"] = NgramIndex.of(*self.vocabulary_terms())
+        return index
+
+    def _integer_path(self) -> bool:
+        return self.analyzer == "word" and self.tokenizer is None and self.token_pattern == DEFAULT_TOKEN_PATTERN
+
+    def tokenize_all(self, raw_documents) -> list[list[str]]:
+        """Each document's tokens as the word analyzer takes them, before n-grams (stop words dropped)."""
+        preprocess, tokenize = self.build_preprocessor(), self.build_tokenizer()
+        documents = [tokenize(preprocess(self.decode(document))) for document in raw_documents]
+        stop = self.get_stop_words()
+        if stop and self.ngram_range[1] > 1:  # stop words are no unigram of the vocabulary: only n-grams care
+            documents = [[token for token in tokens if token not in stop] for tokens in documents]
+        return documents
+
+    def transform_tokens(self, documents: list[list[str]], aliases: Mapping[str, str] | None = None):
+        """The TF-IDF matrix of tokenised documents (``tokenize_all``; ``aliases`` renames tokens first)."""
+        index = self.ngram_index()
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+        ids = index.ids(list(itertools.chain.from_iterable(documents)), aliases)
+        rows, features = index.find(ids, lengths, self.ngram_range)
+        counts = _count_matrix(rows, features, (len(documents), len(self.idf_)), self.dtype)
         return self._tfidf.transform(counts, copy=False)
 
-
-class WordTfidf(_IndexedTfidf):
-    """``TfidfVectorizer`` (word analyzer, same parameters and matrix) whose vocabulary loads as arrays."""
-
-    def _indexer(self) -> Callable[[str], Iterable[int]]:
-        analyze, vocabulary = self.build_analyzer(), self.vocabulary_.get
-        return lambda document: [i for i in map(vocabulary, analyze(document)) if i is not None]
+    def transform(self, raw_documents):
+        _check_documents(self, raw_documents)
+        if not self._integer_path():
+            return super().transform(raw_documents)
+        return self.transform_tokens(self.tokenize_all(raw_documents))
 
 
-def char_wb_grams(word: str, ngram_range: tuple[int, int]) -> list[str]:
-    """The n-grams scikit-learn's ``char_wb`` analyzer takes from one word, padded with a space each side."""
-    padded, grams = f" {word} ", []
-    for n in range(ngram_range[0], ngram_range[1] + 1):
-        if len(padded) <= n:
-            grams.append(padded)  # as scikit-learn: a word no longer than n counts once, whole
-            break
-        grams += [padded[k:k + n] for k in range(len(padded) - n + 1)]
-    return grams
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
-class CharTfidf(_IndexedTfidf):
-    """``TfidfVectorizer(analyzer="char_wb")`` with a per-word cache of feature indices (not pickled)."""
+@dataclass(frozen=True)
+class CharGramIndex:
+    """A char_wb vocabulary as integers, like ``NgramIndex`` with characters for tokens: each character of its
+    terms numbered by its place in ``alphabet``, each term of n characters a key in ``keys[n]``. The n-grams of
+    many words are then found at once (``grams``), in the order scikit-learn's ``char_wb`` analyzer takes them
+    from one word padded with a space each side: by n, then by place; a word no longer than n counts once, whole."""
+
+    alphabet: np.ndarray  # sorted code points
+    ngram_range: tuple[int, int]
+    keys: dict[int, np.ndarray]
+    features: dict[int, np.ndarray]
+
+    @classmethod
+    def of(cls, text: str, lengths: np.ndarray, indices: np.ndarray, ngram_range: tuple[int, int]) -> CharGramIndex:
+        """From ``PackedVocabulary.vocabulary_terms``, all with numpy."""
+        points = _code_points(text)
+        alphabet = np.unique(points)
+        if (len(alphabet) + 1) ** max(ngram_range[1], int(lengths.max(initial=1))) >= 2**63:
+            raise OverflowError("character n-gram keys would not fit in 64 bits")
+        index = cls(alphabet, tuple(ngram_range), {}, {})
+        ids, starts = np.searchsorted(alphabet, points), np.cumsum(lengths) - lengths
+        for n in np.unique(lengths).tolist():
+            members = np.flatnonzero(lengths == n)
+            key = index._keys(ids, starts[members], n)
+            order = np.argsort(key)
+            index.keys[n], index.features[n] = key[order], np.asarray(indices, dtype=np.int64)[members][order]
+        return index
+
+    def _keys(self, ids: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+        key = np.zeros(len(starts), dtype=np.int64)
+        for k in range(n):
+            key = key * (len(self.alphabet) + 1) + ids[starts + k]
+        return key
+
+    def _lookup(self, ids: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Of the n-character windows at ``starts``, those in the vocabulary and their features."""
+        keys = self.keys.get(n)
+        if keys is None or not len(starts):
+            return starts[:0], starts[:0]
+        known = np.ones(len(starts), dtype=bool)
+        for k in range(n):
+            known &= ids[starts + k] >= 0
+        starts = starts[known]
+        key = self._keys(ids, starts, n)
+        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        hit = keys[at] == key
+        return starts[hit], self.features[n][at[hit]]
+
+    def grams(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary indices of each word's n-grams, end to end, and how many each word has."""
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2  # padded with a space each side
+        points = _code_points(f" {'  '.join(words)} " if words else "")
+        at = np.minimum(np.searchsorted(self.alphabet, points), len(self.alphabet) - 1)
+        ids = np.where(self.alphabet[at] == points, at, -1)
+        word, ends = _rows(lengths), np.repeat(np.cumsum(lengths), lengths)
+        low, high = self.ngram_range
+        found_at, found = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for n in range(low, high + 1):  # windows of n characters; n == the padded length: the whole word once
+            starts, features = self._lookup(ids, np.flatnonzero(np.arange(len(ids)) + n <= ends), n)
+            found_at.append(starts)
+            found.append(features)
+        for n in np.unique(lengths[lengths < low]).tolist():  # shorter than every n: counted once, whole
+            starts, features = self._lookup(ids, (np.cumsum(lengths) - lengths)[lengths == n], n)
+            found_at.append(starts)
+            found.append(features)
+        owner = word[np.concatenate(found_at)]
+        order = np.argsort(owner, kind="stable")  # by word, then n, then place
+        return np.concatenate(found)[order].astype(np.int32), np.bincount(owner, minlength=len(words))
+
+
+class WordPool:
+    """Words seen so far, numbered, with the vocabulary indices of each one's n-grams end to end (``indices``,
+    word k's from ``bounds[k]`` to ``bounds[k + 1]``). Emptied when it outgrows ``CACHE_WORDS``, between calls.
+    One lock around each call: the service scores requests in several threads, and the arrays grow."""
+
+    def __init__(self, grams: Callable[[list[str]], tuple[np.ndarray, np.ndarray]]):
+        self.grams = grams
+        self.numbers: dict[str, int] = {}
+        self.indices, self.bounds = array("i"), array("i", [0])
+        self.lock = threading.Lock()
+
+    def features(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The n-gram indices of ``words`` end to end, and how many each word has."""
+        with self.lock:
+            return self._slices(self._ids(words))
+
+    def _ids(self, words: list[str]) -> np.ndarray:
+        """Each word's number, adding the words not seen yet (their n-grams found all at once)."""
+        if len(self.numbers) > CACHE_WORDS:
+            self.numbers, self.indices, self.bounds = {}, array("i"), array("i", [0])
+        numbers = self.numbers
+        ids = np.fromiter(map(numbers.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
+        missing = np.flatnonzero(ids < 0)
+        if len(missing):
+            new = list(dict.fromkeys(words[k] for k in missing.tolist()))
+            numbers.update(zip(new, range(len(numbers), len(numbers) + len(new)), strict=True))
+            indices, counts = self.grams(new)
+            self.bounds.extend((len(self.indices) + np.cumsum(counts)).tolist())
+            self.indices.frombytes(indices.tobytes())
+            ids[missing] = np.fromiter(map(numbers.__getitem__, (words[k] for k in missing.tolist())),
+                                       dtype=np.int64, count=len(missing))
+        return ids
+
+    def _slices(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        bounds = np.frombuffer(self.bounds, dtype=np.int32).astype(np.int64)
+        starts, lengths = bounds[ids], bounds[ids + 1] - bounds[ids]
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        return np.frombuffer(self.indices, dtype=np.int32)[offsets] if len(offsets) else np.zeros(0, np.int32), lengths
+
+
+class CharTfidf(PackedVocabulary, TfidfVectorizer):
+    """``TfidfVectorizer(analyzer="char_wb")`` keeping each word's n-gram indices (``WordPool``, not pickled):
+    a document's counts are the sum of its words' rows."""
 
     def __init__(self, *, ngram_range=(3, 5), preprocessor=None, lowercase=True, min_df=1, max_features=None,
                  sublinear_tf=False, dtype=np.float64):
@@ -106,28 +336,31 @@ class CharTfidf(_IndexedTfidf):
                          lowercase=lowercase, min_df=min_df, max_features=max_features, sublinear_tf=sublinear_tf,
                          dtype=dtype)
 
-    def word_indices(self, word: str) -> array:
+    def word_pool(self) -> WordPool:
+        pool = self.__dict__.get("_derived_pool")
+        if pool is None:
+            index = CharGramIndex.of(*self.vocabulary_terms(), self.ngram_range)
+            pool = self.__dict__["_derived_pool"] = WordPool(index.grams)
+        return pool
+
+    def split_all(self, raw_documents) -> list[list[str]]:
+        """Each document's whitespace-separated words, as the char_wb analyzer takes them."""
+        preprocess = self.build_preprocessor()
+        return [preprocess(self.decode(document)).split() for document in raw_documents]
+
+    def transform_words(self, documents: list[list[str]]):
+        """The TF-IDF matrix of documents split into words (``split_all``)."""
+        pool = self.word_pool()
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+        features, per_word = pool.features(list(itertools.chain.from_iterable(documents)))
+        rows = np.repeat(_rows(lengths), per_word)
+        counts = _count_matrix(rows, features.astype(np.int64), (len(documents), len(self.idf_)), self.dtype)
+        return self._tfidf.transform(counts, copy=False)
+
+    def word_indices(self, word: str) -> np.ndarray:
         """Vocabulary indices of the n-grams of one preprocessed word (with repeats, as counted)."""
-        cache = self.__dict__.setdefault("_word_cache", {})
-        found = cache.get(word)
-        if found is None:
-            vocabulary = self.vocabulary_
-            found = array("i", [i for i in map(vocabulary.get, char_wb_grams(word, self.ngram_range)) if i is not None])
-            if len(cache) < CACHE_WORDS:
-                cache[word] = found
-        return found
+        return self.word_pool().features([word])[0]
 
-    def _indexer(self) -> Callable[[str], Iterable[int]]:
-        preprocess, cached = self.build_preprocessor(), self.__dict__.setdefault("_word_cache", {}).get
-
-        def indices(document: str) -> array:
-            found = array("i")
-            for word in preprocess(self.decode(document)).split():
-                known = cached(word)
-                found.extend(self.word_indices(word) if known is None else known)
-            return found
-
-        return indices
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in super().__getstate__().items() if k != "_word_cache"}
+    def transform(self, raw_documents):
+        _check_documents(self, raw_documents)
+        return self.transform_words(self.split_all(raw_documents))
