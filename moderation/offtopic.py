@@ -209,10 +209,12 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     - relevance (only with an article): was it written under a different article? Similarity to the article
       and its closest passage in words and in character n-grams (which survive inflection and spelling),
       shared and missing names and rare terms, each weighted by the article's length (see GATE_TOKENS).
-    p_off_topic = 1 - (1 - p_content) (1 - p_relevance), p_relevance = sigmoid(relevance_scale * logit +
-    relevance_shift). Spam signals (links, phone numbers, e-mail addresses, promotional words, duplicates)
-    are added to the logit with set weights: the corpora hold almost no spam, so a regression cannot learn
-    them, and a site can tune them (``signal_weights``, default SIGNAL_WEIGHTS) without retraining.
+    p_off_topic = 1 - (1 - p_content) (1 - p_relevance), p_relevance = sigmoid(scale * logit + shift), scale
+    and shift blended from their (short article, long article) values by the same gate: under a forum question
+    the wording counts as much as the similarity, under a full article the similarity decides more. Spam
+    signals (links, phone numbers, e-mail addresses, promotional words, duplicates) are added to the logit with
+    set weights: the corpora hold almost no spam, so a regression cannot learn them, and a site can tune them
+    (``signal_weights``, default SIGNAL_WEIGHTS) without retraining.
     Near-duplicates are counted within the batch passed to ``predict_proba`` unless counts are given.
     """
 
@@ -227,8 +229,8 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         passage_words: int = 80,
         max_passages: int = 400,
         max_article_chars: int = 100_000,
-        relevance_scale: float = 1.5,
-        relevance_shift: float = -1.0,
+        relevance_scale: tuple[float, float] = (1.0, 2.0),
+        relevance_shift: tuple[float, float] = (-1.0, 0.0),
         signal_weights: dict[str, float] | None = None,
         inner_folds: int = 5,
         random_state: int = 0,
@@ -459,9 +461,16 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         """The relevance question's scaled logit per row: written under another article (-inf without one)."""
         logits = np.full(len(batch.texts), -np.inf)
         if batch.has_article.any():
-            raw = self.relevance_model_.decision_function(_relevance_design(batch.features[batch.has_article]))
-            logits[batch.has_article] = self.relevance_scale * raw + self.relevance_shift
+            features = batch.features[batch.has_article]
+            raw = self.relevance_model_.decision_function(_relevance_design(features))
+            scale, shift = self._relevance_scaling(features)
+            logits[batch.has_article] = scale * raw + shift
         return logits
+
+    def _relevance_scaling(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the relevance logit's scale and shift, blended by the article's length."""
+        gate = _gate(features)[:, 0]
+        return tuple(short * (1.0 - gate) + long * gate for short, long in (self.relevance_scale, self.relevance_shift))
 
     def _logits(self, batch: _Batch) -> np.ndarray:
         return _either(self.content_logits(batch), self.relevance_logits(batch)) + batch.spam @ self._signal_weights()
@@ -504,7 +513,8 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             pushes = _contributions(model, _content_design(features)[0], COMMENT_FEATURES)
             if with_article:
                 relevance = _contributions(self.relevance_model_, _relevance_design(features)[0], RELEVANCE_FEATURES)
-                pushes.update({name: (self.relevance_scale * w, z) for name, (w, z) in relevance.items()
+                scale = self._relevance_scaling(features)[0][0]
+                pushes.update({name: (scale * w, z) for name, (w, z) in relevance.items()
                                if name in ARTICLE_FEATURES})
             found = self._reasons(text, features[0], pushes, batch.article_tokens[i], text_model)
             found += self._spam_reasons(text, batch.spam[i])
@@ -592,9 +602,14 @@ def _content_design(features: np.ndarray) -> np.ndarray:
     return features[:, : len(COMMENT_FEATURES)]
 
 
+def _gate(features: np.ndarray) -> np.ndarray:
+    """How much each row's article counts as long (see GATE_TOKENS), as a column."""
+    return 1.0 / (1.0 + np.exp(-(features[:, [COLUMN["article_length"]]] - math.log1p(GATE_TOKENS)) / GATE_WIDTH))
+
+
 def _relevance_design(features: np.ndarray) -> np.ndarray:
     """RELEVANCE_FEATURES weighted for a short article, then for a long one (see GATE_TOKENS)."""
-    gate = 1.0 / (1.0 + np.exp(-(features[:, [COLUMN["article_length"]]] - math.log1p(GATE_TOKENS)) / GATE_WIDTH))
+    gate = _gate(features)
     chosen = features[:, [COLUMN[name] for name in RELEVANCE_FEATURES]]
     return np.column_stack([chosen * (1.0 - gate), chosen * gate])
 

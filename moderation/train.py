@@ -408,8 +408,8 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
                           "cosine(comment, article), a TF-IDF + LogisticRegression on the comment alone fitted per "
                           "corpus on its labelled rows, and the two stacked (a logistic regression on [cosine, "
                           "comment-only logit], per corpus, fitted on inner out-of-fold logits). relevance_scale and "
-                          "relevance_shift were chosen on these out-of-fold scores (the largest worst-row margin over "
-                          "the best baseline).",
+                          "relevance_shift (each a short- and a long-article value) were chosen on these out-of-fold "
+                          "scores: the largest worst-row margin over the best baseline.",
                     "seconds": round(time.perf_counter() - started, 1)},
         "thresholds": {"off_topic": {"review": article, "reject": None,
                                      "review_by_basis": {"article": article, "comment": comment}}},
