@@ -114,7 +114,7 @@ def scored() -> pd.DataFrame:
 
 
 # The targets: flag >= 90 % of every hateful function, <= 10 % of civil statements, p_hate ROC AUC >= 0.90.
-# Where abuse-2026.11.3 misses one, its bound below is the measured figure less a margin: the gap stays visible
+# Where abuse-2026.12.1 misses one, its bound below is the measured figure less a margin: the gap stays visible
 # here and in README, and a model that gets worse fails.
 FLAGGED_AT_LEAST = {"derogation": 0.75,  # measured 0.80: "I despise {g}…", "can't stand {g}" go unflagged
                     "threat against a person": 0.85}  # measured 0.875 (8 cases): "Watch your back…" goes unflagged
