@@ -32,10 +32,12 @@ URL = re.compile(
 )
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 PHONE = re.compile(r"(?<![\w/.])(?:\+?\d{1,3}[\s.-])?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}(?![\w/])")
+# Promotional wording. A price alone is not: "$5 billion" is everyday news talk (in 2.6 % of C3's comments, and
+# counting it cost C3's ranking 0.005 ROC AUC).
 PROMO = re.compile(
     r"\b(?:discounts?|coupons?|promo(?: code)?|free shipping|click here|order now|call now|buy now|limited time"
     r"|make money|earn money|per hour|from home|casino|viagra|cialis|loans?|bitcoin|crypto|forex|followers"
-    r"|subscribe|whatsapp|telegram|best price|lowest price|cheap|guaranteed|money back)\b|[$€£]\s?\d(?:[\d,.]*\d)?",
+    r"|subscribe|whatsapp|telegram|best price|lowest price|cheap|guaranteed|money back)\b",
     re.IGNORECASE,
 )
 # PROMO without IGNORECASE, run on lower-cased text: twice as fast, so it serves as PROMO's hint.
