@@ -170,3 +170,15 @@ def test_first_promotion_keeps_the_shipped_default_reachable(tiny_model_file, tm
     with pytest.raises(registry.RegistryError, match="oldest"):
         registry.rollback("abuse", tmp_path)
     assert registry.find("abuse-new", tmp_path) == ("abuse", tmp_path / "abuse-new.joblib")
+
+
+def test_the_off_topic_model_retrains_from_site_labels(models, labels):
+    """The site's rows (labelled as found, judged alone: the example has no article text) join the shared ones,
+    moved pairs included; the first off-topic model of the home is promoted, with a threshold per basis."""
+    result = run("train", "--quick", "--model", "offtopic", "--labels", labels["good"])
+    assert result.exit_code == 0, result.output
+    assert "PROMOTED" in result.output
+    card = json.loads(next(models.glob("offtopic-*.card.json")).read_text())
+    assert card["site_labels"]["rows_trained_on"] == 300
+    assert set(card["thresholds"]["off_topic"]["review_by_basis"]) == {"article", "comment"}
+    assert registry.read(models)["offtopic"]["current"]
