@@ -82,14 +82,18 @@ SPAM_MESSAGES = {
     "email": "e-mail address",
     "promo": "promotional wording",
 }
-TEXT_CHARS = 1000
+TEXT_CHARS = 1000  # read by the comment-only TF-IDF score
+# Read by the character similarity: a comment's opening and an article's first paragraphs carry the subject, and
+# reading more cost a tenth of the speed with articles for no change in ranking (0.0006 ROC AUC at most).
+CHAR_COMMENT_CHARS = 300
+CHAR_ARTICLE_CHARS = 2000
 MIN_REASON_WEIGHT = 0.05  # logit; smaller pushes are noise to a moderator
 SIGNAL_WEIGHTS = {"link": 1.0, "phone": 2.0, "email": 2.0, "promo": 1.0, "duplicate": 1.5}
 
 
-def _text_head(text: str) -> str:
-    """What the comment-only TF-IDF part reads: the first TEXT_CHARS characters, lower-cased (bounds its cost)."""
-    return text[:TEXT_CHARS].lower()
+def _text_head(text: str, chars: int = TEXT_CHARS) -> str:
+    """The first ``chars`` characters, lower-cased: what the character n-gram views read (bounds their cost)."""
+    return text[:chars].lower()
 
 
 def column(X: pd.DataFrame, name: str) -> list[str]:
@@ -280,7 +284,8 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         ).fit(documents)
         self.char_similarity_ = CharTfidf(
             ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_features=self.char_max_features, dtype=np.float32,
-        ).fit([_text_head(text) for text in texts] + documents[len(texts):])
+        ).fit([_text_head(text, CHAR_COMMENT_CHARS) for text in texts]
+              + [_text_head(article, CHAR_ARTICLE_CHARS) for article in documents[len(texts):]])
         df = len(documents) / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
         vocabulary = np.array(self.similarity_.get_feature_names_out())
         self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * len(documents))].tolist())
@@ -380,7 +385,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             codes=codes,
             has_article=np.array([article != "" for article in articles], dtype=bool),
             vectors=self.similarity_.transform(uniques),
-            char_vectors=self.char_similarity_.transform(uniques),
+            char_vectors=self.char_similarity_.transform([_text_head(a, CHAR_ARTICLE_CHARS) for a in uniques]),
             passage_vectors=[flat[bounds[k] : bounds[k + 1]] for k in range(len(uniques))],
             token_sets=[set(analyzer(article)) for article in uniques],
         )
@@ -398,7 +403,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
             return out, prepared
         codes = prepared.codes[with_article]
         cos_article = _row_dots(comment_vectors[with_article], prepared.vectors[codes])
-        heads = self.char_similarity_.transform([_text_head(texts[i]) for i in with_article])
+        heads = self.char_similarity_.transform([_text_head(texts[i], CHAR_COMMENT_CHARS) for i in with_article])
         cos_char = _row_dots(heads, prepared.char_vectors[codes])
         cos_passage = np.zeros(len(texts))
         for code in np.unique(codes):
