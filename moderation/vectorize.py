@@ -100,6 +100,30 @@ def _count_matrix(rows: np.ndarray, features: np.ndarray, shape: tuple[int, int]
     return sp.csr_array((counts, (keys % shape[1]).astype(index), indptr.astype(index)), shape=shape)
 
 
+def _window_keys(ids: np.ndarray, starts: np.ndarray, n: int, width: int) -> np.ndarray:
+    """The key of each window of ``n`` ids at ``starts``: the ids read as the digits of a number in base ``width``."""
+    key = np.zeros(len(starts), dtype=np.int64)
+    for k in range(n):
+        key = key * width + ids[starts + k]
+    return key
+
+
+def _known_windows(keys: np.ndarray | None, features: np.ndarray | None, ids: np.ndarray, starts: np.ndarray,
+                   n: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Of the windows of ``n`` ids at ``starts`` (id -1: in no term), the starts of those whose key is in the
+    sorted ``keys``, and their ``features``."""
+    if keys is None or not len(starts):
+        return starts[:0], starts[:0]
+    known = np.ones(len(starts), dtype=bool)
+    for k in range(n):
+        known &= ids[starts + k] >= 0
+    starts = starts[known]
+    key = _window_keys(ids, starts, n, width)
+    at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+    hit = keys[at] == key
+    return starts[hit], features[at[hit]]
+
+
 @dataclass(frozen=True)
 class NgramIndex:
     """A word vocabulary as integers: each token of its terms numbered (``tokens``), each n-gram term a key
@@ -129,9 +153,7 @@ class NgramIndex:
         keys, features = {}, {}
         for n in np.unique(sizes).tolist():
             members = np.flatnonzero(sizes == n)
-            key = np.zeros(len(members), dtype=np.int64)
-            for k in range(n):
-                key = key * width + ids[starts[members] + k]
+            key = _window_keys(ids, starts[members], n, width)
             order = np.argsort(key)
             keys[n], features[n] = key[order], np.asarray(indices, dtype=np.int64)[members][order]
         unigrams = np.full(width, -1, dtype=np.int64)
@@ -150,18 +172,7 @@ class NgramIndex:
             features = self.unigrams[ids[starts]]
             hit = features >= 0
             return starts[hit], features[hit]
-        keys = self.keys.get(n)
-        if keys is None:
-            return starts[:0], starts[:0]
-        key, known = np.zeros(len(starts), dtype=np.int64), np.ones(len(starts), dtype=bool)
-        for k in range(n):
-            part = ids[starts + k]
-            known &= part >= 0
-            key = key * self.width + part
-        starts, key = starts[known], key[known]
-        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-        hit = keys[at] == key
-        return starts[hit], self.features[n][at[hit]]
+        return _known_windows(self.keys.get(n), self.features.get(n), ids, starts, n, self.width)
 
     def find(self, ids: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(document, feature) of every n-gram in the vocabulary, for documents of ``lengths`` tokens ``ids``."""
@@ -239,30 +250,19 @@ class CharGramIndex:
         ids, starts = np.searchsorted(alphabet, points), np.cumsum(lengths) - lengths
         for n in np.unique(lengths).tolist():
             members = np.flatnonzero(lengths == n)
-            key = index._keys(ids, starts[members], n)
+            key = _window_keys(ids, starts[members], n, index.width)
             order = np.argsort(key)
             index.keys[n], index.features[n] = key[order], np.asarray(indices, dtype=np.int64)[members][order]
         return index
 
-    def _keys(self, ids: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
-        key = np.zeros(len(starts), dtype=np.int64)
-        for k in range(n):
-            key = key * (len(self.alphabet) + 1) + ids[starts + k]
-        return key
+    @property
+    def width(self) -> int:
+        """The base of the keys: one more than the alphabet."""
+        return len(self.alphabet) + 1
 
     def _lookup(self, ids: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Of the n-character windows at ``starts``, those in the vocabulary and their features."""
-        keys = self.keys.get(n)
-        if keys is None or not len(starts):
-            return starts[:0], starts[:0]
-        known = np.ones(len(starts), dtype=bool)
-        for k in range(n):
-            known &= ids[starts + k] >= 0
-        starts = starts[known]
-        key = self._keys(ids, starts, n)
-        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-        hit = keys[at] == key
-        return starts[hit], self.features[n][at[hit]]
+        return _known_windows(self.keys.get(n), self.features.get(n), ids, starts, n, self.width)
 
     def grams(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary indices of each word's n-grams, end to end, and how many each word has."""
