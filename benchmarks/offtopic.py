@@ -24,7 +24,6 @@ import time
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.model_selection import GroupKFold
 
 from moderation import artifacts
 from moderation.corpora.offtopic import EVALUATIONS, THRESHOLD_EVALUATIONS, load_all
@@ -32,8 +31,8 @@ from moderation.offtopic import OffTopicModel
 from moderation.offtopic_evaluation import (
     BASELINES,
     auc_table,
-    corpus_weights,
     evaluation_parts,
+    fold_fits,
     grouped_scores,
     review_threshold,
     threshold_report,
@@ -54,9 +53,7 @@ def ablation(data: pd.DataFrame, folds: int, scores: pd.DataFrame) -> None:
     """Each question alone (from the same fitted folds), and the model without the character similarity."""
     started = time.perf_counter()
     parts = pd.DataFrame(0.0, index=data.index, columns=["content question alone", "relevance question alone"])
-    for train, test in GroupKFold(folds).split(data, groups=data["group"]):
-        model = OffTopicModel().fit(data.iloc[train], data["off_topic"].iloc[train],
-                                    sample_weight=corpus_weights(data)[train], groups=data["group"].iloc[train])
+    for model, _, test in fold_fits(OffTopicModel(), data, folds):
         batch = model.batch(data.iloc[test])
         spam = batch.spam @ model._signal_weights()
         parts.iloc[test, 0] = model.content_logits(batch) + spam

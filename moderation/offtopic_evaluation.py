@@ -93,15 +93,22 @@ def corpus_weights(data: pd.DataFrame) -> np.ndarray:
     return len(data) / (data["corpus"].nunique() * sizes)
 
 
+def fold_fits(model: OffTopicModel, data: pd.DataFrame, folds: int = 5):
+    """Per grouped fold: a clone of ``model`` fitted on the other folds (each corpus weighing the same, inner
+    folds by group), with the positions of the training rows and of the fold's rows."""
+    weights = corpus_weights(data)
+    for train, test in GroupKFold(folds).split(data, groups=data["group"]):
+        fitted = clone(model).fit(data.iloc[train], data["off_topic"].iloc[train], sample_weight=weights[train],
+                                  groups=data["group"].iloc[train])
+        yield fitted, train, test
+
+
 def grouped_scores(
     model: OffTopicModel, data: pd.DataFrame, folds: int = 5, baselines: bool = True
 ) -> pd.DataFrame:
     """Out-of-fold off-topic scores of ``model`` (and the baselines), folds keeping each ``group`` together."""
     scores = pd.DataFrame(0.0, index=data.index, columns=SCORES if baselines else SCORES[:1])
-    weights = corpus_weights(data)
-    for train, test in GroupKFold(folds).split(data, groups=data["group"]):
-        fitted = clone(model).fit(data.iloc[train], data["off_topic"].iloc[train], sample_weight=weights[train],
-                                  groups=data["group"].iloc[train])
+    for fitted, train, test in fold_fits(model, data, folds):
         scores.iloc[test, 0] = fitted.predict_proba(data.iloc[test])[:, 1]
         if baselines:
             for at, baseline in enumerate((cosine_baseline, comment_only_baseline, stacked_baseline), start=1):
@@ -109,14 +116,19 @@ def grouped_scores(
     return scores
 
 
+def _evaluation_rows(data: pd.DataFrame, evaluation) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows an evaluation reads (a mask), and which of those are off-topic."""
+    kind = data["kind"]
+    mask = ((data["corpus"] == evaluation.corpus) & kind.isin(evaluation.positive + evaluation.negative)).to_numpy()
+    return mask, kind[mask].isin(evaluation.positive).to_numpy()
+
+
 def auc_table(data: pd.DataFrame, scores: pd.DataFrame, evaluations: dict) -> dict[str, dict[str, float]]:
     """ROC AUC of each score column for each evaluation, with ours minus the best baseline."""
     table = {}
     for name, evaluation in evaluations.items():
-        kind = data["kind"]
-        mask = (data["corpus"] == evaluation.corpus) & kind.isin(evaluation.positive + evaluation.negative)
-        truth = kind[mask].isin(evaluation.positive)
-        row = {column_: round(float(roc_auc_score(truth, scores.loc[mask, column_])), 4) for column_ in scores}
+        mask, truth = _evaluation_rows(data, evaluation)
+        row = {column_: round(float(roc_auc_score(truth, scores[column_].to_numpy()[mask])), 4) for column_ in scores}
         row.update(n=int(mask.sum()), positives=int(truth.sum()))
         baselines = [row[b] for b in BASELINES if b in row]
         if baselines:
@@ -131,9 +143,8 @@ def evaluation_parts(
     """Per evaluation: its name, which of its rows are off-topic, and their scores."""
     parts = []
     for name, evaluation in evaluations.items():
-        mask = (data["corpus"] == evaluation.corpus) & data["kind"].isin(evaluation.positive + evaluation.negative)
-        mask = mask.to_numpy()
-        parts.append((name, data["kind"][mask].isin(evaluation.positive).to_numpy(), scores[mask]))
+        mask, truth = _evaluation_rows(data, evaluation)
+        parts.append((name, truth, scores[mask]))
     return parts
 
 
