@@ -418,10 +418,10 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
             "comments sent to review are off-topic in the cross-validated scores (each evaluation weighing the "
             f"same), or from 0.5 (more likely off-topic than not) where none reaches it: article {article}, "
             f"comment {comment}. Judged alone, wording is all there is and C3's comments never reach that precision, "
-            "so 0.5 flags little but spam, links, phone numbers and copies (see at_review_threshold and the README "
-            "for what a lower comment threshold costs). An off-topic comment is not harmful, so a "
-            "moderator looks at it (review) and the model never rejects: the cost of a wrong flag is a moderator's "
-            "glance, the cost of a wrong reject a silenced reader."),
+            "so 0.5 flags little but spam that combines links, phone numbers, promotional words or copies (see "
+            "at_review_threshold and the README for what a lower comment threshold costs). An off-topic comment is "
+            "not harmful, so a moderator looks at it (review) and the model never rejects: the cost of a wrong flag "
+            "is a moderator's glance, the cost of a wrong reject a silenced reader."),
         "at_review_threshold": {"article": at_article, "comment": at_comment},
     }
     return save_timed(model, out, card)
