@@ -78,9 +78,9 @@ def _shape(line: str) -> str:
 
 def _table_header(line: str) -> bool:
     """A header format of the table reads the line as a comment header (alone it is not enough to place a section)."""
-    from moderation.pages import FORMATS
+    from moderation.pages import _CUE, FORMATS
 
-    return any(not fmt.bare and fmt.pattern.match(line) for fmt in FORMATS)
+    return _CUE.search(line) is not None and any(not fmt.bare and fmt.pattern.match(line) for fmt in FORMATS)
 
 
 def base_features(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +162,13 @@ def _logistic(C: float):
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000))
 
 
+def _log_odds(model, X: np.ndarray) -> np.ndarray:
+    """A fitted ``_logistic`` pipeline's decision function as plain arithmetic: on one page scikit-learn's input
+    checks cost more than the sums."""
+    scaler, logistic = model[0], model[-1]
+    return (X - scaler.mean_) / scaler.scale_ @ logistic.coef_[0] + logistic.intercept_[0]
+
+
 class CommentLocator(ClassifierMixin, BaseEstimator):
     """A line model (does this line open the comments?) and a section model (does the pick open real comments?).
 
@@ -187,7 +194,7 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
         return self.line_model_.predict_proba(X)
 
     def decision_function(self, X):
-        return self.line_model_.decision_function(X)
+        return _log_odds(self.line_model_, np.asarray(X, dtype=float))
 
     def best(self, lines: Sequence[str]) -> Located | None:
         """The most likely start of the comments and the section model's score for it (None under two lines)."""
@@ -196,7 +203,7 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
         row = pick(log_odds)
         if row is None:
             return None
-        score = self.section_model_.decision_function(section_features(features, log_odds, row)[None, :])[0]
+        score = _log_odds(self.section_model_, section_features(features, log_odds, row)[None, :])[0]
         return Located(int(rows[row]), float(score))
 
     def locate(self, lines: Sequence[str]) -> int | None:
