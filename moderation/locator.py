@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 WINDOW = 8  # non-empty lines on each side whose mean features describe a line's neighbourhood
 MAX_LINES = 3_000  # only the last lines of a huge page are scored: bounds the time on any input
 SHORT = 60
+SHORT_HEADER = 160  # a date or time in a longer line is prose, not a comment's header
 ALIKE = 2.0  # log-odds within which another line looks as much like a comment opening as the pick
 NEAR = 3  # a pick this many lines from the gold start still opens the comments (a header line or two off)
 MAX_CHARS = 2_000  # a line's features are read from its start: bounds the time on a huge line
@@ -91,7 +92,7 @@ def base_features(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((len(rows), len(BASE)))
     for k, n in enumerate(rows):
         whole, line = lines[n], lines[n][:MAX_CHARS]
-        short, header_sized = len(whole) <= SHORT, len(whole) <= 160
+        short, header_sized = len(whole) <= SHORT, len(whole) <= SHORT_HEADER
         words = line.split()
         long_words = _WORD.findall(line.lower())
         out[k] = (
@@ -139,6 +140,21 @@ def line_features(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     features = np.hstack([base, _window_means(base, True), _window_means(base, False), after_all - before_all,
                           position])
     return rows, features
+
+
+def dated_tail(lines: Sequence[str]) -> bool:
+    """A short line in the lower half of the page (by characters) holds a date, a time or an "N days ago".
+
+    Nearly every comment section has one and few articles do, so the locator looks only at such pages: it costs
+    nothing elsewhere and cannot give comments to the rest.
+    """
+    half, seen = sum(len(line) + 1 for line in lines) / 2, 0
+    for line in lines:
+        seen += len(line) + 1
+        if seen >= half and 0 < len(line) <= SHORT_HEADER and (
+                _STAMP.search(line) or _TIME.search(line) or _AGO.search(line)):
+            return True
+    return False
 
 
 def pick(log_odds: np.ndarray) -> int | None:
@@ -207,8 +223,9 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
         return Located(int(rows[row]), float(score))
 
     def locate(self, lines: Sequence[str]) -> int | None:
-        """The line where the comments start, or None when the evidence is below the threshold."""
-        found = self.best(lines)
+        """The line where the comments start, or None when the page has no dated tail or the evidence is below the
+        threshold."""
+        found = self.best(lines) if dated_tail(lines) else None
         return found.line if found is not None and found.score >= self.threshold else None
 
 
@@ -308,11 +325,12 @@ def choose_threshold(best: Sequence[Located | None], starts: Sequence[int | None
                      invented: float = 0.005) -> float:
     """The lowest threshold at which the locator fires on at most ``invented`` of the eligible comment-less pages.
 
-    Eligible pages are those the header table leaves without comments: only there does the locator run.
+    Eligible pages are those the header table leaves without comments: only there does the locator run (``best`` is
+    None where it gives no pick, a page without a dated tail among them).
     """
     negatives = sorted((b.score for b, s, e in zip(best, starts, eligible, strict=True)
                         if e and s is None and b is not None), reverse=True)
-    allowed = int(invented * len(negatives))
+    allowed = int(invented * sum(e and s is None for s, e in zip(starts, eligible, strict=True)))
     return float(np.nextafter(negatives[allowed], np.inf)) if len(negatives) > allowed else 0.0
 
 
@@ -338,14 +356,16 @@ def fit_locator(pages: Sequence[dict], C: float = 0.1, section_C: float = 0.03, 
 
     Folds are grouped by site (``corpora.offtopic.site_groups``). The section model is fitted on picks made out of
     fold, as it will meet them on new pages; its threshold lets the locator fire on at most ``invented`` of the
-    comment-less pages the header table leaves alone, out of fold.
+    comment-less pages the header table leaves alone, out of fold, where it runs only on those with a dated tail.
     """
     from moderation.corpora.offtopic import site_groups
+    from moderation.pages import _lines
 
     table = page_table(pages)
     fold_pages = _folds(table, np.array(site_groups([page["text"] for page in pages])), folds)
     picks = out_of_fold_picks(table, fold_pages, C)
-    best = out_of_fold(table, picks, fold_pages, C, section_C)
+    dated = [dated_tail(_lines(page["text"])) for page in pages]
+    best = [b if d else None for b, d in zip(out_of_fold(table, picks, fold_pages, C, section_C), dated, strict=True)]
     eligible = fallback_pages(pages)
     threshold = choose_threshold(best, table.starts, eligible, invented)
     model = CommentLocator(C=C, section_C=section_C, threshold=threshold).fit(table.X, table.y, picks.X, picks.real)
@@ -407,7 +427,7 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
              *(f"rest_minus_above_{f}" for f in BASE), "line_share", "char_share", "log_lines_left"]
     card = {
         "name": "locator",
-        "version": f"locator-{time.strftime('%Y.%m')}.4",
+        "version": f"locator-{time.strftime('%Y.%m')}.5",
         "labels": ["opens_comment_section"],
         "model": {"estimator": "moderation.locator.CommentLocator", "params": fitted.model.get_params(),
                   "line_features": lines,
@@ -423,7 +443,8 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
                            "with_comments": 0, "note": "news pages without comments, as negatives"}],
         "thresholds": {"opens_comment_section": fitted.model.threshold},
         "threshold_reasoning": f"lowest section log-odds at which the locator fires on at most {invented:.1%} of the "
-                               "comment-less pages the header table leaves alone, out of fold (5 folds grouped by "
+                               "comment-less pages the header table leaves alone (it runs only on those with a "
+                               "dated tail), out of fold (5 folds grouped by "
                                "site, sites inferred from shared boilerplate lines; the section model scoring each "
                                "fold fitted on picks from line models that never saw that fold, nested); "
                                f"C = {C}, section_C = {section_C} fixed, not tuned",
@@ -438,7 +459,8 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
 
 def locator_metrics(best: Sequence[Located | None], starts: Sequence[int | None], eligible: Sequence[bool],
                     threshold: float) -> dict:
-    """Out-of-fold: how often the locator fires where it runs, and whether it then finds the gold start."""
+    """Out-of-fold: how often the locator fires where it runs, and whether it then finds the gold start (``best`` is
+    None on the pages it does not run on, those without a dated tail)."""
     fired = [b is not None and b.score >= threshold for b in best]
     with_comments = [n for n, s in enumerate(starts) if s is not None and eligible[n]]
     without = [n for n, s in enumerate(starts) if s is None and eligible[n]]
@@ -454,4 +476,6 @@ def locator_metrics(best: Sequence[Located | None], starts: Sequence[int | None]
         "all_pages_start_within_3_lines": sum(b is not None and abs(b.line - s) <= 3
                                               for b, s in zip(best, starts, strict=True) if s is not None),
         "all_pages_with_comments": sum(s is not None for s in starts),
+        "all_pages_with_comments_it_runs_on": sum(b is not None for b, s in zip(best, starts, strict=True)
+                                                  if s is not None),
     }

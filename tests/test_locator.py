@@ -14,6 +14,7 @@ from moderation.locator import (
     CommentLocator,
     PageTable,
     _folds,
+    dated_tail,
     dragnet_pages,
     fit_locator,
     line_features,
@@ -31,7 +32,7 @@ CHATTER = [("JaneD", "I think this is finally some money for buses. Good news fo
            ("kelly_b", "Why do you say that? My street has no bus at all, lol.")]
 MORE = ("Transit riders had packed the chamber since the morning, and several spoke about buses that arrive late or "
         "not at all on the east side, where most of the new routes will run from next spring.")
-PAGE = f"Council approves budget\n\n{ARTICLE}\n\n{MORE}\n\n" + "\n\n".join(f"{n}\n\n{t}" for n, t in CHATTER)
+PAGE = f"Council approves budget\n\n{ARTICLE}\n\n{MORE}\n\n" + "\n\n".join(f"{n}\n10:05 am\n\n{t}" for n, t in CHATTER)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,15 @@ def test_the_pick_is_never_the_first_line_and_the_section_sees_how_alike_the_oth
     seen = section_features(features, np.array([0.0, 1.0, 3.0, 2.5, 0.5]), 2)
     assert list(seen[:2]) == [4.0, 5.0] and seen[2] == 3.0 and seen[3] == 3.0 - 2.5
     assert list(seen[5:]) == [np.log1p(1), np.log1p(1)]  # one line above and one below within ALIKE of the pick
+
+
+def test_the_locator_looks_only_at_pages_with_a_date_or_time_in_a_short_line_of_their_lower_half():
+    assert dated_tail(PAGE.split("\n"))
+    undated = [line for line in PAGE.split("\n") if line != "10:05 am"]
+    assert not dated_tail(undated)
+    assert not dated_tail(["May 3, 2012", ARTICLE, MORE])  # a dateline at the top is the article's
+    assert not dated_tail([ARTICLE, f"{MORE} It passed at 10:05 pm on May 3."])  # a time in prose is no header
+    assert not parse_page("\n\n".join(undated), locator=clone(shipped_locator()).set_params(threshold=-np.inf)).comments
 
 
 def test_a_page_still_holding_the_publisher_separator_is_split_there():
