@@ -556,8 +556,8 @@ def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = 
 
     ``locator`` ("shipped" for ``models/locator.joblib``) may place a comment section where the header table finds
     none. It is off by default: held out (fitted on one half of the Dragnet and Multi-News pages, run on the other,
-    both ways) it found 4 of the 18 sections the table misses and gave comments to 7 more comment-less pages
-    (see README, "Parsing pages"), and it costs about 60 % of the parser's speed.
+    both ways) it found 3 of the 18 sections the table misses and gave comments to 7 more comment-less pages
+    (see README, "Parsing pages"); it costs 5-35 % of the parser's speed.
     """
     if not isinstance(text, str):
         raise PageError(f"a page must be text, not {type(text).__name__}")
