@@ -112,6 +112,12 @@ def test_the_locator_runs_only_where_the_table_finds_nothing(seed_pages):
     assert all(t in kept for _, t in CHATTER) and ARTICLE in found.body and MORE in found.body
 
 
+def test_the_shipped_locator_leaves_the_five_seed_pages_as_they_are(seed_pages):
+    for path in seed_pages.values():
+        text = path.read_text(encoding="utf-8")
+        assert parse_page(text, locator="shipped") == parse_page(text), path.name
+
+
 def test_out_of_fold_picks_never_learn_from_the_unseen_pages():
     """The nested CV behind the section model's scores: picks made without a fold's pages are the picks made on a
     table that never held them."""
