@@ -8,7 +8,8 @@ before and after it differ. A line model picks the line most likely to open the 
 section model, fitted on the picks a line model made on pages it never saw, decides whether that pick opens real
 comments at all, so that finding the start and deciding that there are comments are two questions, each with its
 own evidence. The section counts when the section model's log-odds reach the threshold chosen by cross-validation
-grouped by site. ``train_locator`` made ``models/locator.joblib``.
+grouped by site. The locator looks only at pages with a dated tail (``dated_tail``). ``train_locator`` made
+``models/locator.joblib``.
 """
 
 from __future__ import annotations
