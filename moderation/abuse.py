@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from moderation.lexicon import GROUP_WORDS, NEUTRAL_WORDS, VIOLENCE_WORDS
+from moderation.lexicon import GROUP_WORDS, HATRED_WORDS, NEUTRAL_WORDS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 from moderation.vectorize import CharTfidf, WordTfidf
 
@@ -32,17 +33,39 @@ def normalize_all(texts) -> list[str]:
     return [normalize(text) for text in texts]
 
 
-GROUP_TOKEN, VIOLENCE_TOKEN = "xgroupx", "xviolencex"
+GROUP_TOKEN, VIOLENCE_TOKEN, HATRED_TOKEN = "xgroupx", "xviolencex", "xhatredx"
 
 
-# what ``generalize`` renames: group nouns win over violent verbs
-GENERALIZED = {**dict.fromkeys(VIOLENCE_WORDS, VIOLENCE_TOKEN), **dict.fromkeys(GROUP_WORDS, GROUP_TOKEN)}
+# what ``generalize`` renames: group nouns win over verbs
+GENERALIZED = {**dict.fromkeys(HATRED_WORDS, HATRED_TOKEN), **dict.fromkeys(VIOLENCE_WORDS, VIOLENCE_TOKEN),
+               **dict.fromkeys(GROUP_WORDS, GROUP_TOKEN)}
 
 
 def generalize(text: str) -> str:
-    """A normalised text with each group noun written ``xgroupx`` and each violent verb ``xviolencex``."""
+    """A normalised text with each group noun written ``xgroupx``, each violent verb ``xviolencex`` and each verb
+    of hatred ``xhatredx``."""
     tokens = WORD_TOKEN.findall(text)
     return " ".join(map(GENERALIZED.get, tokens, tokens))
+
+
+# Words the toxic-spans raters left unmarked in more than 80 % of at least 3 occurrences are never given as reasons
+# ("the", "people", "trump"): chosen on the raters' training posts out of fold (top 3 at half the best weight kept;
+# reasons' character F1 0.624 -> 0.638 there, benchmarks/abuse.py section 3 on the trial posts).
+UNMARKED_MIN_COUNT, UNMARKED_MAX_RATE = 3, 0.2
+WORD = re.compile(r"\w+")
+
+
+def unmarked_words(texts: list[str], spans: list[set[int]], min_count: int = UNMARKED_MIN_COUNT,
+                   max_rate: float = UNMARKED_MAX_RATE) -> frozenset[str]:
+    """Lower-cased words that raters seldom marked toxic: (times marked + 0.5) / (times seen + 2) < ``max_rate``
+    over at least ``min_count`` occurrences, a word counting as marked when most of its characters are."""
+    seen, marked = Counter(), Counter()
+    for text, offsets in zip(texts, spans, strict=True):
+        for match in WORD.finditer(text):
+            word, (start, end) = match.group().lower(), match.span()
+            seen[word] += 1
+            marked[word] += 2 * len(offsets.intersection(range(start, end))) > end - start
+    return frozenset(w for w, n in seen.items() if n >= min_count and (marked[w] + 0.5) / (n + 2) < max_rate)
 
 
 def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
@@ -120,13 +143,15 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
                      if GROUP_TOKEN in term and set(term.split()) <= naming]
         return np.array(sorted(found + group), dtype=np.int64), np.array(sorted(group), dtype=np.int64)
 
-    def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None, groups=None):
+    def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None, groups=None, marked_spans=None):
         """Fit features on all texts, then each head on its labelled rows.
 
         ``calibrate_on``: rows whose out-of-fold scores fit the calibration (the target domain), as one
         boolean mask or a mask per category; all labelled rows when None. ``groups``: what a new site would not
         share with the training rows (article, thread, author); the out-of-fold scores behind calibration and
         the card's figures never come from a head that saw the row's group. Each row is its own group when None.
+        ``marked_spans``: (texts, toxic character offsets) from span raters, whose seldom-marked words
+        (``unmarked_words``) are never reasons; every word may be one when None.
         """
         texts = _as_texts(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
@@ -134,6 +159,7 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         everywhere = np.ones(len(texts), bool)
         groups = np.arange(len(texts)) if groups is None else np.asarray(groups)
         features = self.fit_features(texts)
+        self.unmarked_words_ = unmarked_words(*marked_spans) if marked_spans else frozenset()
         self.classes_ = np.array(list(Y.columns))
         self.heads_, self.calibrators_, self.oof_scores_ = {}, {}, {}
         for category in self.classes_:
@@ -207,8 +233,9 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
 
         A feature's contribution is its TF-IDF value times the head's coefficient, shared among the
         whitespace-separated words it came from. Per category, at most ``top`` words are kept, each at least
-        ``min_share`` of the strongest one's weight: a few clear words are what a moderator's screen should
-        highlight (and what matches human-marked toxic spans best, see benchmarks/abuse.py).
+        ``min_share`` of the strongest one's weight, leaving out words that span raters seldom mark
+        (``unmarked_words_``): a few clear words are what a moderator's screen should highlight (and what matches
+        human-marked toxic spans best, see benchmarks/abuse.py).
         """
         texts = _as_texts(texts)
         wanted = [i for i, categories in enumerate(categories_per_row) if categories]
@@ -252,6 +279,7 @@ class _Explainer:
         self.word, self.pool = word.ngram_index(), char.word_pool()
         self.n_word = len(word.idf_)
         self.coef = {c: model.heads_[c].coef_.ravel() for c in model.classes_}  # views: no 14 MB copy per call
+        self.unmarked = model.unmarked_words_
 
     def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
                 min_share: float) -> list[list[dict]]:
@@ -292,13 +320,22 @@ class _Explainer:
             spans = _chunk_spans(norm) if categories and chunks[r] else []
             for category in categories if spans else []:
                 weight = weights[category][row_units[r]:row_units[r + 1]]
-                best = np.argsort(-weight, kind="stable")[:top]
-                for u in best[weight[best] >= max(weight[best[0]] * min_share, 1e-9)]:
-                    begin, stop = _trimmed(norm, offsets, *spans[u])
-                    reasons.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
-                                    "weight": round(float(weight[u]), 4)})
+                reasons += self._strongest(text, norm, offsets, spans, weight, category, top, min_share)
             out.append(sorted(reasons, key=lambda r: -r["weight"]))
         return out
+
+    def _strongest(self, text: str, norm: str, offsets: list[int], spans: list[tuple[int, int]],
+                   weight: np.ndarray, category: str, top: int, min_share: float) -> list[dict]:
+        """The ``top`` heaviest chunks that are not seldom-marked words, each at least ``min_share`` of the first."""
+        kept: list[dict] = []
+        for u in np.argsort(-weight, kind="stable").tolist():
+            if len(kept) == top or weight[u] < max(kept[0]["weight"] * min_share if kept else 0.0, 1e-9):
+                break
+            begin, stop = _trimmed(norm, offsets, *spans[u])
+            if text[begin:stop].lower() not in self.unmarked:
+                kept.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
+                             "weight": float(weight[u])})
+        return [reason | {"weight": round(reason["weight"], 4)} for reason in kept]
 
     @staticmethod
     def _shares(features: sp.csr_array, rows: np.ndarray, feats: np.ndarray, factors: np.ndarray) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 Naming a group is not abuse, so the heads may not learn positive weight from identity words alone (and the civil
 identity sentences used in training are built from them). Attacks on a group follow the same patterns whichever
-group is named, so a second view of each comment writes every group noun as one token (``xgroupx``) and every
-verb of physical violence as another (``xviolencex``): "kill all xgroupx" learned from one group's posts then
-carries over to groups the training data attacks less often.
+group is named, so a second view of each comment writes every group noun as one token (``xgroupx``), every
+verb of physical violence as another (``xviolencex``) and every verb of hatred as a third (``xhatredx``): "kill all
+xgroupx" learned from one group's posts then carries over to groups the training data attacks less often, and "I
+xhatredx xgroupx" learned from "I hate ..." carries over to "I loathe ...".
 """
 
 IDENTITY_WORDS = (
@@ -37,4 +38,10 @@ VIOLENCE_WORDS = frozenset((
     "eradicate", "eradicated", "eliminate", "eliminated", "execute", "executed", "gas", "gassed", "bomb",
     "bombed", "nuke", "nuked", "behead", "beheaded", "massacre", "massacred", "rape", "raped", "beat", "hurt",
     "torture", "tortured", "annihilate", "wipe", "destroy", "die",
+))
+
+# Verbs (and the noun) of hatred and contempt: saying one feels them for a group is the plainest derogation.
+HATRED_WORDS = frozenset((
+    "hate", "hates", "hated", "hating", "hatred", "despise", "despises", "despised", "despising", "detest",
+    "detests", "detested", "loathe", "loathes", "loathed", "loathing", "abhor", "abhors", "abhorred",
 ))

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from moderation.abuse import AbuseModel
+from moderation.abuse import AbuseModel, unmarked_words
 
 
 def test_estimator_conventions(tiny_abuse):
@@ -68,3 +68,25 @@ def test_identity_words_alone_cannot_raise_a_score():
     assert model.neutral_features_.size and (coef[model.neutral_features_] <= 0).all()
     blind = AbuseModel(min_df=1, calibration_folds=2, neutral_words=()).fit(texts, labels)
     assert model.predict_proba(["gay"])[0, 0] < blind.predict_proba(["gay"])[0, 0]
+
+
+def test_words_span_raters_seldom_mark_are_learned_from_their_offsets():
+    texts = ["you are an idiot"] * 4 + ["the idiot spoke"]
+    spans = [set(range(11, 16))] * 4 + [set(range(4, 9))]  # "idiot" marked every time
+    words = unmarked_words(texts, spans)
+    assert {"you", "are", "an"} <= words and "idiot" not in words
+    assert "the" not in words and "spoke" not in words  # seen once: too rare to judge
+
+
+def test_reasons_leave_out_words_span_raters_seldom_mark():
+    texts = ["you idiot", "nice post", "you moron", "good point", "idiot moron you", "thank you"] * 5
+    labels = pd.DataFrame({"abusive": [1, 0, 1, 0, 1, 0] * 5})
+    marked = (["you idiot moron"] * 3, [set(range(4, 15))] * 3)
+    terms = {}
+    for name, spans in (("all words", None), ("raters' words", marked)):
+        model = AbuseModel(min_df=1, calibration_folds=2).fit(texts, labels, marked_spans=spans)
+        reasons = model.explain(["you idiot"], model.transform_features(["you idiot"]), [["abusive"]], top=5,
+                                min_share=0.0)[0]
+        terms[name] = [r["term"] for r in reasons]
+    assert model.unmarked_words_ == {"you"}
+    assert terms == {"all words": ["idiot", "you"], "raters' words": ["idiot"]}

@@ -4,6 +4,7 @@ does not say). Each corpus labels only some categories; a category's head trains
 
 from __future__ import annotations
 
+import ast
 import gzip
 import tarfile
 from dataclasses import dataclass
@@ -103,6 +104,14 @@ def civil_comments() -> Corpus:
     return Corpus("civil-comments", frame, files,
                   "toxic-spans posts (all toxic by Civil Comments raters): abusive and toxic = 1; span type "
                   "marked by at least half the raters -> insult / obscene / threat / hate")
+
+
+def marked_spans() -> tuple[list[str], list[set[int]], Path]:
+    """SemEval-2021 toxic-spans training posts, the character offsets at least two of three raters marked toxic,
+    and the file (the trial posts stay for evaluation; the test posts are not in the shared data)."""
+    path = dataset_path("abuse", "toxic-spans", "tsd_train.csv.gz")
+    data = pd.read_csv(path)
+    return data["text"].tolist(), [set(ast.literal_eval(spans)) for spans in data["spans"]], path
 
 
 def ethos() -> Corpus:
@@ -254,11 +263,60 @@ def civil_identity() -> Corpus:
                   "every category")
 
 
+# Our own sentences that attack a group, each beside a civil twin that differs in the words that make it an attack,
+# and hatred aimed at things and occupations. The corpora say "I hate <group>" mostly when quoting or rejecting it,
+# so the hate head had learned it as civil; the twins keep the group's name and the sentence's shape from being
+# learned as hate instead. Written here, apart from tests/test_behaviour.py: none of its sentences, nor its
+# derogation verbs and adjectives ("despise", "disgusting", "worst"), appear below.
+ATTACK_TWINS = (
+    ("I hate {g}.", "I have never hated {g}."), ("I hate {g} so much.", "It is wrong to hate {g}."),
+    ("Honestly, I just hate {g}.", "Honestly, I just like {g}."), ("I loathe {g}.", "Nobody here hates {g}."),
+    ("I detest {g} and everything they stand for.", "I respect {g} and everything they stand for."),
+    ("Everyone I know hates {g}.", "Everyone I know likes {g}."),
+    ("I have nothing but contempt for {g}.", "I have nothing but respect for {g}."),
+    ("{g} are repulsive.", "{g} are welcome here."), ("{g} are vile and pathetic.", "{g} are kind and generous."),
+    ("{g} are a cancer on this country.", "{g} are a blessing to this country."),
+    ("{g} ruin everything they touch.", "{g} helped rebuild the old market."),
+    ("Never trust {g}, they are all liars.", "{g} are not liars, whatever the trolls say."),
+    ("{g} are lazy thieves.", "{g} are hard workers."),
+    ("{g} do not belong here and never will.", "{g} belong here as much as anyone."),
+    ("Get every last one of the {g} out of our country.", "Welcome every one of the {g} to our country."),
+    ("{g} are too dumb to vote.", "{g} have the same right to vote as anyone."),
+    ("{g} are less than human.", "{g} are human beings like the rest of us."),
+    ("We would be better off without {g}.", "We would be worse off without {g}."),
+)
+GROUPS = ("gay people", "lesbians", "trans people", "black people", "white people", "Asian people", "disabled people",
+          "deaf people", "old people", "Muslims", "Jews", "Christians", "Hindus", "Sikhs", "atheists", "immigrants",
+          "migrants", "refugees", "Mexicans", "Arabs", "Africans", "Latinos", "women", "feminists", "Catholics")
+# Hatred of things and of occupations is not hate: nobody is attacked for who they are.
+THINGS = ("traffic jams", "this weather", "long meetings", "cold coffee", "the new parking rules", "spam emails",
+          "waiting in line", "my commute", "tax season", "reality shows")
+OCCUPATIONS = ("politicians", "lawyers", "bankers", "tourists", "cyclists", "landlords", "journalists", "referees")
+HATRED_OF_OTHERS = ("I hate {x}.", "I loathe {x}.", "Everyone I know hates {x}.", "I detest {x} so much.")
+
+
+def identity_attacks() -> Corpus:
+    """Attacks on groups written here (hate and abusive 1), their civil twins (0 and 0) and hatred of things (hate
+    0, abusive 0) and of occupations (hate 0, abusive unknown: a moderator may still find it rude). Each template
+    is one cross-validation group, so the out-of-fold scores come from heads that never saw the template."""
+    rows = [(attack.format(g=g), 1.0, 1.0, attack) for attack, _ in ATTACK_TWINS for g in GROUPS]
+    rows += [(civil.format(g=g), 0.0, 0.0, civil) for _, civil in ATTACK_TWINS for g in GROUPS]
+    rows += [(t.format(x=x), 0.0, 0.0, t) for t in HATRED_OF_OTHERS for x in THINGS]
+    rows += [(t.format(x=x), 0.0, np.nan, t + " (occupation)") for t in HATRED_OF_OTHERS for x in OCCUPATIONS]
+    frame = pd.DataFrame(rows, columns=["text", "hate", "abusive", "template"])
+    texts = frame["text"].map(lambda text: text[0].upper() + text[1:])
+    return Corpus("identity-attacks", _frame(texts, "identity-attacks", frame["template"], hate=frame["hate"],
+                                             abusive=frame["abusive"]), (),
+                  "attacks on groups, their civil twins and hatred of things and occupations, from templates in "
+                  "moderation/corpora/abuse.py: hate and abusive 1 for the attacks, 0 for the rest (abusive "
+                  "unknown for occupations)")
+
+
 LOADERS = {"insults-2012": insults_2012, "c3": c3, "sfu-ctc": sfu_ctc, "civil-comments": civil_comments,
            "davidson": davidson, "ethos": ethos, "stormfront": stormfront, "gab": gab_hate,
            "implicit-hate": implicit_hate, "tweeteval-offensive": tweeteval_offensive,
            "tweeteval-hate": tweeteval_hate, "wikipedia": wikipedia_toxicity, "news-articles": news_articles,
-           "civil-identity": civil_identity}
+           "civil-identity": civil_identity, "identity-attacks": identity_attacks}
 
 
 def load_all(names: tuple[str, ...] | None = None) -> list[Corpus]:
