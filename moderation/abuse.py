@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.validation import check_is_fitted
 
+from moderation.estimator import Classifier, Linear
 from moderation.lexicon import GROUP_WORDS, NEUTRAL_WORDS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 from moderation.vectorize import CharTfidf, WordTfidf
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, so spans match features
 
@@ -45,28 +42,27 @@ def generalize(text: str) -> str:
     return " ".join(map(GENERALIZED.get, tokens, tokens))
 
 
-def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
-                  generalized_ngrams=(1, 3)) -> Pipeline:
-    """Normalisation then word and char_wb TF-IDF side by side (char n-grams catch spellings words miss), and
-    word n-grams of the generalised text (``generalize``) when ``generalized_ngrams`` is set."""
+def make_views(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
+               generalized_ngrams=(1, 3)) -> dict[str, WordTfidf | CharTfidf]:
+    """Word and char_wb TF-IDF of the normalised text, side by side (char n-grams catch spellings words miss),
+    and word n-grams of the generalised text (``generalize``) when ``generalized_ngrams`` is set."""
     common = {"sublinear_tf": True, "min_df": min_df, "max_features": max_features, "dtype": np.float32,
               "lowercase": False}
-    views = [("word", WordTfidf(ngram_range=word_ngrams, **common)),
-             ("char", CharTfidf(ngram_range=char_ngrams, **common))]
+    views = {"word": WordTfidf(ngram_range=word_ngrams, **common), "char": CharTfidf(ngram_range=char_ngrams, **common)}
     if generalized_ngrams:
-        views.append(("generalized", WordTfidf(ngram_range=generalized_ngrams, preprocessor=generalize, **common)))
-    return Pipeline([("normalize", FunctionTransformer(normalize_all)), ("tfidf", FeatureUnion(views))])
+        views["generalized"] = WordTfidf(ngram_range=generalized_ngrams, preprocessor=generalize, **common)
+    return views
 
 
 def _as_texts(X) -> list[str]:
-    if isinstance(X, pd.DataFrame):
+    if hasattr(X, "columns"):  # a DataFrame
         X = X["text"]
     if isinstance(X, str):
         raise TypeError("expected a list of texts, got one string; wrap it in a list")
     return ["" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text) for text in X]
 
 
-class AbuseModel(ClassifierMixin, BaseEstimator):
+class AbuseModel(Classifier):
     """Calibrated per-category abuse probabilities from TF-IDF features.
 
     ``fit(X, Y)``: X texts, Y a DataFrame with one 0/1 column per category (NaN = unknown).
@@ -88,10 +84,12 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         self.identity_heads = identity_heads
         self.random_state = random_state
 
-    def _head(self) -> LogisticRegression:
+    def _head(self):
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(C=self.C, solver="liblinear", max_iter=300)
 
-    def _fit_head(self, category, rows, labels, weights) -> LogisticRegression:
+    def _fit_head(self, category, rows, labels, weights) -> Linear:
         """A head whose features of identity words alone cannot raise its score: naming a group is not abuse,
         though the abusive corpora name groups far more often than civil ones do. Heads that judge attacks on
         a group (``identity_heads``) keep those words, since which group is named is part of what they judge
@@ -100,14 +98,15 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         head = self._head().fit(rows, labels, sample_weight=weights)
         clipped = self.group_features_ if category in self.identity_heads else self.neutral_features_
         head.coef_[0, clipped] = np.minimum(head.coef_[0, clipped], 0.0)
-        return head
+        return Linear.of(head)
 
     def _neutral_feature_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """Features that only name a group: word features made of identity words, the character n-grams of those
         words, and generalised n-grams of ``xgroupx`` and stop words ("the xgroupx"); then the last kind alone
         (what even the heads that judge attacks on a group may not learn from)."""
-        union = self.features_.named_steps["tfidf"]
-        views = dict(union.transformer_list)
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        views = self.views_
         word, char = views["word"], views["char"]
         neutral = {w for phrase in self.neutral_words for w in normalize(phrase).split()}
         found = [i for term, i in word.vocabulary_.items() if set(term.split()) <= neutral]
@@ -128,6 +127,9 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         share with the training rows (article, thread, author); the out-of-fold scores behind calibration and
         the card's figures never come from a head that saw the row's group. Each row is its own group when None.
         """
+        import pandas as pd
+        from sklearn.linear_model import LogisticRegression
+
         texts = _as_texts(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
         weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -150,20 +152,23 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
                 everywhere if calibrate_on is None else calibrate_on)
             use = np.asarray(target, bool)[known]
             use = use if np.unique(labels[use]).size == 2 else np.ones(known.sum(), bool)
-            self.calibrators_[category] = LogisticRegression(C=1e4).fit(oof[use, None], labels[use])
+            self.calibrators_[category] = Linear.of(LogisticRegression(C=1e4).fit(oof[use, None], labels[use]))
         return self
 
     def fit_features(self, texts: list[str]):
         """Fit the vectorisers (no labels involved) and return the texts' features; ``fit`` starts here, and an
         evaluation that refits heads on many splits calls it once."""
-        self.features_ = make_features(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df,
-                                       self.generalized_ngrams)
-        features = self.features_.fit_transform(texts)
+        self.views_ = make_views(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df,
+                                 self.generalized_ngrams)
+        texts = normalize_all(texts)
+        features = sp.hstack([view.fit_transform(texts) for view in self.views_.values()], format="csr")
         self.neutral_features_, self.group_features_ = self._neutral_feature_indices()
         return features
 
     def _out_of_fold(self, category, rows, labels, weights, groups) -> np.ndarray:
         """Decision scores for each row from a head that never saw its group (features are shared: IDF only)."""
+        from sklearn.model_selection import GroupKFold
+
         scores = np.zeros(len(labels))
         folds = GroupKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(rows, labels, groups):
@@ -172,11 +177,11 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         return scores
 
     def transform_features(self, X):
-        """``features_.transform(X)``, with each text normalised, split into words and tokenised once for
+        """The views' TF-IDF side by side, with each text normalised, split into words and tokenised once for
         all views (each view alone would do it again; the generalised view twice)."""
-        check_is_fitted(self, "heads_")
+        self.check_fitted("heads_")
         texts = normalize_all(_as_texts(X))
-        views = dict(self.features_.named_steps["tfidf"].transformer_list)
+        views = self.views_
         tokens = [WORD_TOKEN.findall(text) for text in texts]
         blocks = [views["word"].transform_tokens(tokens), views["char"].transform_words([t.split() for t in texts])]
         if "generalized" in views:
@@ -186,13 +191,13 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     def oof_probabilities(self, category: str) -> tuple[np.ndarray, np.ndarray]:
         """The training rows a head was fitted on and their calibrated out-of-fold probabilities."""
         rows, scores = self.oof_scores_[category]
-        return rows, self.calibrators_[category].predict_proba(scores[:, None])[:, 1]
+        return rows, self.calibrators_[category].probability(scores[:, None])
 
     def proba_from_features(self, features) -> np.ndarray:
         columns = []
         for category in self.classes_:
             raw = self.heads_[category].decision_function(features)
-            columns.append(self.calibrators_[category].predict_proba(raw[:, None])[:, 1])
+            columns.append(self.calibrators_[category].probability(raw[:, None]))
         return np.column_stack(columns) if columns else np.zeros((features.shape[0], 0))
 
     def predict_proba(self, X) -> np.ndarray:
@@ -247,11 +252,10 @@ class _Explainer:
     over all rows at once."""
 
     def __init__(self, model: AbuseModel):
-        union = model.features_.named_steps["tfidf"]
-        word, char = union.transformer_list[0][1], union.transformer_list[1][1]
+        word, char = model.views_["word"], model.views_["char"]
         self.word, self.pool = word.ngram_index(), char.word_pool()
         self.n_word = len(word.idf_)
-        self.coef = {c: model.heads_[c].coef_.ravel() for c in model.classes_}  # views: no 14 MB copy per call
+        self.coef = {c: model.heads_[c].coef.ravel() for c in model.classes_}  # views: no 14 MB copy per call
 
     def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
                 min_share: float) -> list[list[dict]]:

@@ -9,20 +9,26 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from moderation import artifacts, registry
-from moderation.abuse import AbuseModel
+from moderation.estimator import Classifier
 from moderation.policy import Policy
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from moderation.abuse import AbuseModel
 
 MAX_CHARS = 100_000  # a longer comment is scored on its first 100k characters; offsets stay valid
 REASON_MODES = ("flagged", "all", "none")
 def _frame(data, article=None) -> pd.DataFrame:
     """Any accepted input (a string list, Series or DataFrame with ``text``) as a DataFrame with
     ``id``, ``text`` and ``article`` columns."""
+    import pandas as pd  # not at import: loading a model must not wait for it
+
     if isinstance(data, str):
         raise TypeError("score() takes a list of comments or a DataFrame; wrap one comment in a list")
     frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
@@ -38,7 +44,7 @@ def _frame(data, article=None) -> pd.DataFrame:
     return frame
 
 
-class Moderator(ClassifierMixin, BaseEstimator):
+class Moderator(Classifier):
     """The shipped models behind one object; a binary scikit-learn classifier of "abusive" for pipelines,
     and ``score`` for moderators' decisions."""
 
@@ -60,6 +66,10 @@ class Moderator(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, sample_weight=None):
         """Refit the abuse model on binary "abusive" labels (full retraining is ``moderation.train``)."""
+        import pandas as pd
+
+        from moderation.abuse import AbuseModel
+
         self.abuse = (self.abuse or AbuseModel()).fit(X, pd.DataFrame({"abusive": np.asarray(y)}),
                                                       sample_weight=sample_weight)
         return self
@@ -88,6 +98,8 @@ class Moderator(ClassifierMixin, BaseEstimator):
         """
         if reasons not in REASON_MODES:
             raise ValueError(f"reasons must be one of {REASON_MODES}, not {reasons!r}")
+        import pandas as pd
+
         frame = _frame(data, article)
         texts = [("" if not isinstance(t, str) else t)[:MAX_CHARS] for t in frame["text"]]
         features = self.abuse.transform_features(texts)
@@ -220,6 +232,8 @@ def _score_chunk(moderator, chunk, copies, reasons, policy, article_column, arti
     good = [r for r in chunk if _scorable(r)]
     scored = iter(())
     if good:
+        import pandas as pd
+
         frame = pd.DataFrame({"id": [r.id for r in good], "text": [r.text for r in good],
                               "article": [_article_of(r, article_column, articles, article_id) for r in good]})
         scored = iter(moderator.score(frame, reasons=reasons, policy=policy, copies=copies).to_dict("records"))
