@@ -418,7 +418,6 @@ class OffTopicModel(Classifier):
     def _features(self, texts: list[str], articles: list[str], text_scores: np.ndarray) -> tuple[np.ndarray, _Articles]:
         """One row per comment: COMMENT_FEATURES then ARTICLE_FEATURES (zeros without an article)."""
         prepared = self._prepare_articles(articles)
-        comment_vectors = self.similarity_.transform(texts)
         out = np.zeros((len(texts), len(COMMENT_FEATURES) + len(ARTICLE_FEATURES)))
         out[:, 0] = text_scores
         out[:, COLUMN["shouting"]] = [shouting(text) for text in texts]
@@ -427,14 +426,15 @@ class OffTopicModel(Classifier):
         if not len(with_article):
             return out, prepared
         codes = prepared.codes[with_article]
-        cos_article = _row_dots(comment_vectors[with_article], prepared.vectors[codes])
+        comment_vectors = self.similarity_.transform([texts[i] for i in with_article])  # only these rows read it
+        cos_article = _row_dots(comment_vectors, prepared.vectors[codes])
         heads = self.char_similarity_.transform([_text_head(texts[i], CHAR_COMMENT_CHARS) for i in with_article])
         cos_char = _row_dots(heads, prepared.char_vectors[codes])
         cos_passage = np.zeros(len(texts))
         for code in np.unique(codes):
-            members = np.flatnonzero(prepared.codes == code)
+            members = np.flatnonzero(codes == code)
             similarity = comment_vectors[members] @ prepared.passage_vectors[code].T
-            cos_passage[members] = similarity.max(axis=1).toarray().ravel()
+            cos_passage[with_article[members]] = similarity.max(axis=1).toarray().ravel()
         analyzer, stop_words = self.similarity_.analyze, self.similarity_.stop_words_
         for k, i in enumerate(with_article):
             tokens = set(analyzer(texts[i]))
