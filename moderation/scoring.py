@@ -183,11 +183,13 @@ def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: P
     """
     options = {"reasons": reasons, "policy": policy, "article_column": article_column, "articles": articles,
                "article_id": article_id}
-    chunks = _with_copies(_chunks(rows, chunk_size)) if moderator.offtopic is not None else (
-        (chunk, None) for chunk in _chunks(rows, chunk_size))
-    first = list(itertools.islice(chunks, 2))
-    chunks = itertools.chain(first, chunks)
-    if jobs <= 1 or len(first) < 2:  # one chunk: starting workers would take longer than scoring it
+    row_chunks = _chunks(rows, chunk_size)
+    first = list(itertools.islice(row_chunks, 2))
+    row_chunks = itertools.chain(first, row_chunks)
+    jobs = jobs if len(first) > 1 else 1  # one chunk: starting workers would take longer than scoring it
+    chunks = _with_copies(row_chunks, jobs) if moderator.offtopic is not None else (
+        (chunk, None) for chunk in row_chunks)
+    if jobs == 1:
         for chunk, copies in chunks:
             yield from _score_chunk(moderator, chunk, copies, **options)
         return
@@ -201,19 +203,25 @@ def _scorable(row) -> bool:
     return row.error is None and row.text is not None and bool(row.text.strip())
 
 
-def _with_copies(chunks):
+def _with_copies(chunks, jobs: int = 1):
     """``(chunk, copies of its scorable rows)`` for each chunk, copies counted over all chunks: the chunks
-    are spooled to a temporary file while every row's duplicate key is hashed, then read back."""
+    are spooled to a temporary file while every row's duplicate key is hashed, then read back. With ``jobs``
+    > 1 the keys are hashed in worker processes: scoring waits for this pass, which hashing took most of."""
     import pickle
     import tempfile
 
     from moderation.offtopic import CopyCounts, duplicate_hashes
+    from moderation.workers import ordered_map
 
     with tempfile.TemporaryFile() as spool:
-        hashes = []
-        for chunk in chunks:
-            hashes.append(duplicate_hashes([row.text for row in chunk if _scorable(row)]))
-            pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
+
+        def spooled_texts():
+            for chunk in chunks:
+                pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
+                yield [row.text for row in chunk if _scorable(row)]
+
+        texts = spooled_texts()
+        hashes = list(ordered_map(duplicate_hashes, texts, jobs) if jobs > 1 else map(duplicate_hashes, texts))
         counts = CopyCounts.of(np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
         spool.seek(0)
         for chunk_hashes in hashes:
