@@ -231,11 +231,21 @@ TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
 SPACE = re.compile(r"(\s+)")
 
 
-def _token_chunks(items: list[str], leading_space: bool) -> tuple[list[str], np.ndarray]:
-    """The word tokens among a text's ``TOKEN_OR_SPACE`` matches and the whitespace-separated chunk each is in."""
+def _token_chunks(texts: list[str], first_chunks: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The word tokens of ``texts`` (their ``TOKEN_OR_SPACE`` matches that are no whitespace), the
+    whitespace-separated chunk each is in (numbered over all texts, text r's first one ``first_chunks[r]``) and
+    the text each is in; counted for all texts at once."""
+    matches = [TOKEN_OR_SPACE.findall(text) for text in texts]
+    counts = np.fromiter(map(len, matches), dtype=np.int64, count=len(matches))
+    items = list(itertools.chain.from_iterable(matches))
     space = np.fromiter(map(str.isspace, items), dtype=bool, count=len(items))
-    chunk = np.cumsum(space) - leading_space
-    return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunk[~space]
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+    runs = np.cumsum(space)  # whitespace runs up to each item, over all texts
+    before = np.concatenate([np.zeros(1, np.int64), runs])[np.cumsum(counts) - counts]  # before each text's first
+    leading = np.fromiter((text[:1].isspace() for text in texts), dtype=np.int64, count=len(texts))
+    chunks = runs - (before + leading - first_chunks)[rows]
+    words = ~space
+    return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunks[words], rows[words]
 
 
 def _chunk_spans(text: str) -> list[tuple[int, int]]:
@@ -266,15 +276,7 @@ class _Explainer:
         row_units = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
         n_units = int(row_units[-1])
         char_feats, char_lengths = self.pool.features(list(itertools.chain.from_iterable(chunks)))
-        # word tokens, each with its chunk (numbered over all rows) and its row
-        tokens, token_units, token_rows = [], [], []
-        for r, (norm, _) in enumerate(normalized):
-            found, units = _token_chunks(TOKEN_OR_SPACE.findall(norm), norm[:1].isspace())
-            tokens += found
-            token_units.append(units + row_units[r])
-            token_rows.append(np.full(len(found), r))
-        token_units = np.concatenate([np.zeros(0, np.int64), *token_units])
-        same_row = np.concatenate([np.zeros(0, np.int64), *token_rows])
+        tokens, token_units, same_row = _token_chunks([norm for norm, _ in normalized], row_units[:-1])
         ids = self.word.ids(tokens)
         everywhere = np.arange(len(ids))
         at, unigrams = self.word.lookup(1, ids, everywhere)
