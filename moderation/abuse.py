@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -323,7 +324,7 @@ class _Explainer:
         return value * factors / np.bincount(at, weights=factors, minlength=len(have) + 1)[at]
 
 
-def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:
+def _trimmed(norm: str, offsets: Sequence[int], start: int, end: int) -> tuple[int, int]:
     """The original span of a whitespace chunk without the punctuation around its word ("idiot!" -> "idiot")."""
     words = [m.span() for m in re.finditer(r"\w+", norm[start:end])]
     if words:
