@@ -178,10 +178,13 @@ class AbuseModel(Classifier):
         return scores
 
     def transform_features(self, X):
-        """The views' TF-IDF side by side, with each text normalised, split into words and tokenised once for
-        all views (each view alone would do it again; the generalised view twice)."""
+        """The views' TF-IDF side by side (``features_of`` the normalised texts)."""
+        return self.features_of(normalize_all(_as_texts(X)))
+
+    def features_of(self, texts: list[str]):
+        """The features of texts already normalised (``textnorm.normalize``), each split into words and tokenised
+        once for all views (each view alone would do it again; the generalised view twice)."""
         self.check_fitted("heads_")
-        texts = normalize_all(_as_texts(X))
         views = self.views_
         tokens = [WORD_TOKEN.findall(text) for text in texts]
         blocks = [views["word"].transform_tokens(tokens), views["char"].transform_words([t.split() for t in texts])]
@@ -208,20 +211,23 @@ class AbuseModel(Classifier):
         return (self.predict_proba(X) >= 0.5).astype(int)
 
     def explain(self, texts, features, categories_per_row: list[list[str]], top: int = 3,
-                min_share: float = 0.5) -> list[list[dict]]:
+                min_share: float = 0.5, normalized: list[tuple[str, Sequence[int]]] | None = None
+                ) -> list[list[dict]]:
         """For each text, the words that pushed the named categories up most, with offsets into the original.
 
         A feature's contribution is its TF-IDF value times the head's coefficient, shared among the
         whitespace-separated words it came from. Per category, at most ``top`` words are kept, each at least
         ``min_share`` of the strongest one's weight: a few clear words are what a moderator's screen should
-        highlight (and what matches human-marked toxic spans best, see benchmarks/abuse.py).
+        highlight (and what matches human-marked toxic spans best, see benchmarks/abuse.py). ``normalized``:
+        each text's ``normalize_with_offsets``, from a caller that has them.
         """
         texts = _as_texts(texts)
         wanted = [i for i, categories in enumerate(categories_per_row) if categories]
         out: list[list[dict]] = [[] for _ in texts]
         if wanted:
-            found = _Explainer(self).reasons([texts[i] for i in wanted], sp.csr_array(features)[wanted],
-                                             [categories_per_row[i] for i in wanted], top, min_share)
+            found = _Explainer(self).reasons(
+                [texts[i] for i in wanted], sp.csr_array(features)[wanted], [categories_per_row[i] for i in wanted],
+                top, min_share, None if normalized is None else [normalized[i] for i in wanted])
             for i, reasons in zip(wanted, found, strict=True):
                 out[i] = reasons
         return out
@@ -269,10 +275,11 @@ class _Explainer:
         self.coef = {c: model.heads_[c].coef.ravel() for c in model.classes_}  # views: no 14 MB copy per call
 
     def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
-                min_share: float) -> list[list[dict]]:
+                min_share: float, normalized: list[tuple[str, Sequence[int]]] | None) -> list[list[dict]]:
         """``features``: the texts' rows. A feature's value is shared among the chunks it came from (an n-gram
         counted twice gives half to each occurrence; a bigram half to each of its two words)."""
-        normalized = [normalize_with_offsets(text) for text in texts]
+        if normalized is None:
+            normalized = [normalize_with_offsets(text) for text in texts]
         chunks = [norm.split() for norm, _ in normalized]
         row_units = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
         n_units = int(row_units[-1])

@@ -16,6 +16,7 @@ import numpy as np
 from moderation import artifacts, registry
 from moderation.estimator import Classifier
 from moderation.policy import Policy
+from moderation.textnorm import normalize_with_offsets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +103,8 @@ class Moderator(Classifier):
 
         frame = _frame(data, article)
         texts = [("" if not isinstance(t, str) else t)[:MAX_CHARS] for t in frame["text"]]
-        features = self.abuse.transform_features(texts)
+        normalized = [normalize_with_offsets(text) for text in texts]  # once, for the features and the reasons
+        features = self.abuse.features_of([norm for norm, _ in normalized])
         proba = pd.DataFrame(self.abuse.proba_from_features(features), columns=self.abuse.classes_)
         batch, bases = None, {}
         if self.offtopic is not None:
@@ -116,11 +118,11 @@ class Moderator(Classifier):
             out[f"p_{category}"] = proba[category].round(4).to_numpy()
         if self.offtopic is not None:
             out["off_topic_basis"] = bases["off_topic"]
-        out["reasons"] = self._reasons(texts, features, batch, decisions, triggered, reasons)
+        out["reasons"] = self._reasons(texts, normalized, features, batch, decisions, triggered, reasons)
         out["model_version"] = self.version
         return out[self.columns()]
 
-    def _reasons(self, texts, features, batch, decisions, triggered, mode) -> list[list[dict]]:
+    def _reasons(self, texts, normalized, features, batch, decisions, triggered, mode) -> list[list[dict]]:
         """Term reasons for the rows the mode asks for; abuse terms and off-topic signals (from the off-topic
         ``batch`` the scores came from) merged by weight."""
         if mode == "none":
@@ -129,7 +131,7 @@ class Moderator(Classifier):
         abuse_cats = set(self.abuse.classes_)
         per_row = [([c for c in cats if c in abuse_cats] or (["abusive"] if mode == "all" else []))
                    if want else [] for cats, want in zip(triggered, wanted, strict=True)]
-        reasons = self.abuse.explain(texts, features, per_row)
+        reasons = self.abuse.explain(texts, features, per_row, normalized=normalized)
         if self.offtopic is not None:
             rows = np.flatnonzero(wanted & np.array(["off_topic" in c or mode == "all" for c in triggered]))
             if rows.size:
