@@ -31,18 +31,15 @@ URL = re.compile(
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 PHONE = re.compile(r"(?<![\w/.])(?:\+?\d{1,3}[\s.-])?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}(?![\w/])")
 # Promotional wording. A price alone is not: "$5 billion" is everyday news talk (in 2.6 % of C3's comments, and
-# counting it cost C3's ranking 0.005 ROC AUC). A longer term before its prefix ("promo code" before "promo").
-PROMO_TERMS = (
-    "discounts", "discount", "coupons", "coupon", "promo code", "promo", "free shipping", "click here", "order now",
-    "call now", "buy now", "limited time", "make money", "earn money", "per hour", "from home", "casino", "viagra",
-    "cialis", "loans", "loan", "bitcoin", "crypto", "forex", "followers", "subscribe", "whatsapp", "telegram",
-    "best price", "lowest price", "cheap", "guaranteed", "money back",
+# counting it cost C3's ranking 0.005 ROC AUC).
+PROMO = re.compile(
+    r"\b(?:discounts?|coupons?|promo(?: code)?|free shipping|click here|order now|call now|buy now|limited time"
+    r"|make money|earn money|per hour|from home|casino|viagra|cialis|loans?|bitcoin|crypto|forex|followers"
+    r"|subscribe|whatsapp|telegram|best price|lowest price|cheap|guaranteed|money back)\b",
+    re.IGNORECASE,
 )
-PROMO = re.compile(rf"\b(?:{'|'.join(map(re.escape, PROMO_TERMS))})\b", re.IGNORECASE)
-# PROMO without IGNORECASE, run on lower-cased text: twice as fast, so it serves as PROMO's hint; and before it, a
-# third of its cost: whether the text's words (runs of letters) hold all the words of a term.
+# PROMO without IGNORECASE, run on lower-cased text: twice as fast, so it serves as PROMO's hint.
 PROMO_LOWER = re.compile(PROMO.pattern)
-PROMO_WORDS = tuple(tuple(term.split()) for term in PROMO_TERMS)
 CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z]+\b|\b[A-Z]{2,}\b")
 WORD = re.compile(r"[a-z]+")
@@ -75,7 +72,7 @@ SPAM_HINTS = {
     "link": re.compile(r"://|www\.|\.\w", re.IGNORECASE).search,
     "phone": re.compile(r"\d{3}").search,
     "email": lambda text: "@" in text,
-    "promo": lambda text: _promo_hint(text.lower()),
+    "promo": lambda text: PROMO_LOWER.search(text.lower()) is not None,
 }
 SPAM_MESSAGES = {
     "link": "link to another site",
@@ -90,11 +87,6 @@ CHAR_COMMENT_CHARS = 300
 CHAR_ARTICLE_CHARS = 2000
 MIN_REASON_WEIGHT = 0.05  # logit; smaller pushes are noise to a moderator
 SIGNAL_WEIGHTS = {"link": 1.0, "phone": 2.0, "email": 2.0, "promo": 1.0, "duplicate": 1.5}
-
-
-def _promo_hint(lower: str) -> bool:
-    words = set(WORD.findall(lower))
-    return any(words.issuperset(term) for term in PROMO_WORDS) and PROMO_LOWER.search(lower) is not None
 
 
 def _text_head(text: str, chars: int = TEXT_CHARS) -> str:
