@@ -10,21 +10,19 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.validation import check_is_fitted
 
+from moderation.estimator import Classifier, Linear
 from moderation.lexicon import GROUP_WORDS, HATRED_WORDS, NEUTRAL_WORDS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 from moderation.vectorize import CharTfidf, WordTfidf
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, so spans match features
 
@@ -68,28 +66,27 @@ def unmarked_words(texts: list[str], spans: list[set[int]], min_count: int = UNM
     return frozenset(w for w, n in seen.items() if n >= min_count and (marked[w] + 0.5) / (n + 2) < max_rate)
 
 
-def make_features(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
-                  generalized_ngrams=(1, 3)) -> Pipeline:
-    """Normalisation then word and char_wb TF-IDF side by side (char n-grams catch spellings words miss), and
-    word n-grams of the generalised text (``generalize``) when ``generalized_ngrams`` is set."""
+def make_views(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
+               generalized_ngrams=(1, 3)) -> dict[str, WordTfidf | CharTfidf]:
+    """Word and char_wb TF-IDF of the normalised text, side by side (char n-grams catch spellings words miss),
+    and word n-grams of the generalised text (``generalize``) when ``generalized_ngrams`` is set."""
     common = {"sublinear_tf": True, "min_df": min_df, "max_features": max_features, "dtype": np.float32,
               "lowercase": False}
-    views = [("word", WordTfidf(ngram_range=word_ngrams, **common)),
-             ("char", CharTfidf(ngram_range=char_ngrams, **common))]
+    views = {"word": WordTfidf(ngram_range=word_ngrams, **common), "char": CharTfidf(ngram_range=char_ngrams, **common)}
     if generalized_ngrams:
-        views.append(("generalized", WordTfidf(ngram_range=generalized_ngrams, preprocessor=generalize, **common)))
-    return Pipeline([("normalize", FunctionTransformer(normalize_all)), ("tfidf", FeatureUnion(views))])
+        views["generalized"] = WordTfidf(ngram_range=generalized_ngrams, preprocessor=generalize, **common)
+    return views
 
 
 def _as_texts(X) -> list[str]:
-    if isinstance(X, pd.DataFrame):
+    if hasattr(X, "columns"):  # a DataFrame
         X = X["text"]
     if isinstance(X, str):
         raise TypeError("expected a list of texts, got one string; wrap it in a list")
     return ["" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text) for text in X]
 
 
-class AbuseModel(ClassifierMixin, BaseEstimator):
+class AbuseModel(Classifier):
     """Calibrated per-category abuse probabilities from TF-IDF features.
 
     ``fit(X, Y)``: X texts, Y a DataFrame with one 0/1 column per category (NaN = unknown).
@@ -111,10 +108,12 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         self.identity_heads = identity_heads
         self.random_state = random_state
 
-    def _head(self) -> LogisticRegression:
+    def _head(self):
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(C=self.C, solver="liblinear", max_iter=300)
 
-    def _fit_head(self, category, rows, labels, weights) -> LogisticRegression:
+    def _fit_head(self, category, rows, labels, weights) -> Linear:
         """A head whose features of identity words alone cannot raise its score: naming a group is not abuse,
         though the abusive corpora name groups far more often than civil ones do. Heads that judge attacks on
         a group (``identity_heads``) keep those words, since which group is named is part of what they judge
@@ -123,14 +122,15 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         head = self._head().fit(rows, labels, sample_weight=weights)
         clipped = self.group_features_ if category in self.identity_heads else self.neutral_features_
         head.coef_[0, clipped] = np.minimum(head.coef_[0, clipped], 0.0)
-        return head
+        return Linear.of(head)
 
     def _neutral_feature_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """Features that only name a group: word features made of identity words, the character n-grams of those
         words, and generalised n-grams of ``xgroupx`` and stop words ("the xgroupx"); then the last kind alone
         (what even the heads that judge attacks on a group may not learn from)."""
-        union = self.features_.named_steps["tfidf"]
-        views = dict(union.transformer_list)
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        views = self.views_
         word, char = views["word"], views["char"]
         neutral = {w for phrase in self.neutral_words for w in normalize(phrase).split()}
         found = [i for term, i in word.vocabulary_.items() if set(term.split()) <= neutral]
@@ -153,6 +153,9 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         ``marked_spans``: (texts, toxic character offsets) from span raters, whose seldom-marked words
         (``unmarked_words``) are never reasons; every word may be one when None.
         """
+        import pandas as pd
+        from sklearn.linear_model import LogisticRegression
+
         texts = _as_texts(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
         weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -176,20 +179,23 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
                 everywhere if calibrate_on is None else calibrate_on)
             use = np.asarray(target, bool)[known]
             use = use if np.unique(labels[use]).size == 2 else np.ones(known.sum(), bool)
-            self.calibrators_[category] = LogisticRegression(C=1e4).fit(oof[use, None], labels[use])
+            self.calibrators_[category] = Linear.of(LogisticRegression(C=1e4).fit(oof[use, None], labels[use]))
         return self
 
     def fit_features(self, texts: list[str]):
         """Fit the vectorisers (no labels involved) and return the texts' features; ``fit`` starts here, and an
         evaluation that refits heads on many splits calls it once."""
-        self.features_ = make_features(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df,
-                                       self.generalized_ngrams)
-        features = self.features_.fit_transform(texts)
+        self.views_ = make_views(self.word_ngrams, self.char_ngrams, self.max_features, self.min_df,
+                                 self.generalized_ngrams)
+        texts = normalize_all(texts)
+        features = sp.hstack([view.fit_transform(texts) for view in self.views_.values()], format="csr")
         self.neutral_features_, self.group_features_ = self._neutral_feature_indices()
         return features
 
     def _out_of_fold(self, category, rows, labels, weights, groups) -> np.ndarray:
         """Decision scores for each row from a head that never saw its group (features are shared: IDF only)."""
+        from sklearn.model_selection import GroupKFold
+
         scores = np.zeros(len(labels))
         folds = GroupKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(rows, labels, groups):
@@ -198,11 +204,14 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         return scores
 
     def transform_features(self, X):
-        """``features_.transform(X)``, with each text normalised, split into words and tokenised once for
-        all views (each view alone would do it again; the generalised view twice)."""
-        check_is_fitted(self, "heads_")
-        texts = normalize_all(_as_texts(X))
-        views = dict(self.features_.named_steps["tfidf"].transformer_list)
+        """The views' TF-IDF side by side (``features_of`` the normalised texts)."""
+        return self.features_of(normalize_all(_as_texts(X)))
+
+    def features_of(self, texts: list[str]):
+        """The features of texts already normalised (``textnorm.normalize``), each split into words and tokenised
+        once for all views (each view alone would do it again; the generalised view twice)."""
+        self.check_fitted("heads_")
+        views = self.views_
         tokens = [WORD_TOKEN.findall(text) for text in texts]
         blocks = [views["word"].transform_tokens(tokens), views["char"].transform_words([t.split() for t in texts])]
         if "generalized" in views:
@@ -212,13 +221,13 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
     def oof_probabilities(self, category: str) -> tuple[np.ndarray, np.ndarray]:
         """The training rows a head was fitted on and their calibrated out-of-fold probabilities."""
         rows, scores = self.oof_scores_[category]
-        return rows, self.calibrators_[category].predict_proba(scores[:, None])[:, 1]
+        return rows, self.calibrators_[category].probability(scores[:, None])
 
     def proba_from_features(self, features) -> np.ndarray:
         columns = []
         for category in self.classes_:
             raw = self.heads_[category].decision_function(features)
-            columns.append(self.calibrators_[category].predict_proba(raw[:, None])[:, 1])
+            columns.append(self.calibrators_[category].probability(raw[:, None]))
         return np.column_stack(columns) if columns else np.zeros((features.shape[0], 0))
 
     def predict_proba(self, X) -> np.ndarray:
@@ -228,21 +237,24 @@ class AbuseModel(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X) >= 0.5).astype(int)
 
     def explain(self, texts, features, categories_per_row: list[list[str]], top: int = 3,
-                min_share: float = 0.5) -> list[list[dict]]:
+                min_share: float = 0.5, normalized: list[tuple[str, Sequence[int]]] | None = None
+                ) -> list[list[dict]]:
         """For each text, the words that pushed the named categories up most, with offsets into the original.
 
         A feature's contribution is its TF-IDF value times the head's coefficient, shared among the
         whitespace-separated words it came from. Per category, at most ``top`` words are kept, each at least
         ``min_share`` of the strongest one's weight, leaving out words that span raters seldom mark
         (``unmarked_words_``): a few clear words are what a moderator's screen should highlight (and what matches
-        human-marked toxic spans best, see benchmarks/abuse.py).
+        human-marked toxic spans best, see benchmarks/abuse.py). ``normalized``: each text's
+        ``normalize_with_offsets``, from a caller that has them.
         """
         texts = _as_texts(texts)
         wanted = [i for i, categories in enumerate(categories_per_row) if categories]
         out: list[list[dict]] = [[] for _ in texts]
         if wanted:
-            found = _Explainer(self).reasons([texts[i] for i in wanted], sp.csr_array(features)[wanted],
-                                             [categories_per_row[i] for i in wanted], top, min_share)
+            found = _Explainer(self).reasons(
+                [texts[i] for i in wanted], sp.csr_array(features)[wanted], [categories_per_row[i] for i in wanted],
+                top, min_share, None if normalized is None else [normalized[i] for i in wanted])
             for i, reasons in zip(wanted, found, strict=True):
                 out[i] = reasons
         return out
@@ -253,11 +265,21 @@ TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
 SPACE = re.compile(r"(\s+)")
 
 
-def _token_chunks(items: list[str], leading_space: bool) -> tuple[list[str], np.ndarray]:
-    """The word tokens among a text's ``TOKEN_OR_SPACE`` matches and the whitespace-separated chunk each is in."""
+def _token_chunks(texts: list[str], first_chunks: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The word tokens of ``texts`` (their ``TOKEN_OR_SPACE`` matches that are no whitespace), the
+    whitespace-separated chunk each is in (numbered over all texts, text r's first one ``first_chunks[r]``) and
+    the text each is in; counted for all texts at once."""
+    matches = [TOKEN_OR_SPACE.findall(text) for text in texts]
+    counts = np.fromiter(map(len, matches), dtype=np.int64, count=len(matches))
+    items = list(itertools.chain.from_iterable(matches))
     space = np.fromiter(map(str.isspace, items), dtype=bool, count=len(items))
-    chunk = np.cumsum(space) - leading_space
-    return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunk[~space]
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+    runs = np.cumsum(space)  # whitespace runs up to each item, over all texts
+    before = np.concatenate([np.zeros(1, np.int64), runs])[np.cumsum(counts) - counts]  # before each text's first
+    leading = np.fromiter((text[:1].isspace() for text in texts), dtype=np.int64, count=len(texts))
+    chunks = runs - (before + leading - first_chunks)[rows]
+    words = ~space
+    return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunks[words], rows[words]
 
 
 def _chunk_spans(text: str) -> list[tuple[int, int]]:
@@ -274,31 +296,23 @@ class _Explainer:
     over all rows at once."""
 
     def __init__(self, model: AbuseModel):
-        union = model.features_.named_steps["tfidf"]
-        word, char = union.transformer_list[0][1], union.transformer_list[1][1]
+        word, char = model.views_["word"], model.views_["char"]
         self.word, self.pool = word.ngram_index(), char.word_pool()
         self.n_word = len(word.idf_)
-        self.coef = {c: model.heads_[c].coef_.ravel() for c in model.classes_}  # views: no 14 MB copy per call
+        self.coef = {c: model.heads_[c].coef.ravel() for c in model.classes_}  # views: no 14 MB copy per call
         self.unmarked = model.unmarked_words_
 
     def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
-                min_share: float) -> list[list[dict]]:
+                min_share: float, normalized: list[tuple[str, Sequence[int]]] | None) -> list[list[dict]]:
         """``features``: the texts' rows. A feature's value is shared among the chunks it came from (an n-gram
         counted twice gives half to each occurrence; a bigram half to each of its two words)."""
-        normalized = [normalize_with_offsets(text) for text in texts]
+        if normalized is None:
+            normalized = [normalize_with_offsets(text) for text in texts]
         chunks = [norm.split() for norm, _ in normalized]
         row_units = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
         n_units = int(row_units[-1])
         char_feats, char_lengths = self.pool.features(list(itertools.chain.from_iterable(chunks)))
-        # word tokens, each with its chunk (numbered over all rows) and its row
-        tokens, token_units, token_rows = [], [], []
-        for r, (norm, _) in enumerate(normalized):
-            found, units = _token_chunks(TOKEN_OR_SPACE.findall(norm), norm[:1].isspace())
-            tokens += found
-            token_units.append(units + row_units[r])
-            token_rows.append(np.full(len(found), r))
-        token_units = np.concatenate([np.zeros(0, np.int64), *token_units])
-        same_row = np.concatenate([np.zeros(0, np.int64), *token_rows])
+        tokens, token_units, same_row = _token_chunks([norm for norm, _ in normalized], row_units[:-1])
         ids = self.word.ids(tokens)
         everywhere = np.arange(len(ids))
         at, unigrams = self.word.lookup(1, ids, everywhere)
@@ -324,7 +338,7 @@ class _Explainer:
             out.append(sorted(reasons, key=lambda r: -r["weight"]))
         return out
 
-    def _strongest(self, text: str, norm: str, offsets: list[int], spans: list[tuple[int, int]],
+    def _strongest(self, text: str, norm: str, offsets: Sequence[int], spans: list[tuple[int, int]],
                    weight: np.ndarray, category: str, top: int, min_share: float) -> list[dict]:
         """The ``top`` heaviest chunks that are not seldom-marked words, each at least ``min_share`` of the first."""
         kept: list[dict] = []
@@ -354,7 +368,7 @@ class _Explainer:
         return value * factors / np.bincount(at, weights=factors, minlength=len(have) + 1)[at]
 
 
-def _trimmed(norm: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:
+def _trimmed(norm: str, offsets: Sequence[int], start: int, end: int) -> tuple[int, int]:
     """The original span of a whitespace chunk without the punctuation around its word ("idiot!" -> "idiot")."""
     words = [m.span() for m in re.finditer(r"\w+", norm[start:end])]
     if words:

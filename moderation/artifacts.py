@@ -11,6 +11,7 @@ model home, where the models a site trains and the registry are written (``model
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.resources
 import json
 import os
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import sklearn
 
 from moderation.rows import atomic_file
 
@@ -83,9 +83,14 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def sklearn_range(version: str = sklearn.__version__) -> str:
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, read from its metadata: importing it would take most of a second."""
+    return importlib.metadata.version("scikit-learn")
+
+
+def sklearn_range(version: str | None = None) -> str:
     """The scikit-learn versions that can read a pickle made with ``version``: the same minor release."""
-    major, minor = (int(part) for part in version.split(".")[:2])
+    major, minor = (int(part) for part in (version or sklearn_version()).split(".")[:2])
     return f">={major}.{minor},<{major}.{minor + 1}"
 
 
@@ -122,7 +127,7 @@ def save(estimator: Any, path: str | os.PathLike, card: dict[str, Any]) -> Path:
         "size_bytes": path.stat().st_size,
         "libraries": {
             "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
+            "scikit-learn": sklearn_version(),
             "joblib": joblib.__version__,
         },
         "scikit_learn_compatible": sklearn_range(),
@@ -171,10 +176,11 @@ def load(path: str | os.PathLike) -> Artifact:
     path = Path(path)
     card = verify(path)
     spec = card.get("scikit_learn_compatible", sklearn_range(card.get("libraries", {}).get("scikit-learn", "0.0")))
-    if not _in_range(sklearn.__version__, spec):
+    installed = sklearn_version()
+    if not _in_range(installed, spec):
         raise ArtifactError(
             f"{path}: made with scikit-learn {card.get('libraries', {}).get('scikit-learn')}, readable with "
-            f"scikit-learn{spec}, but {sklearn.__version__} is installed. Install a matching version "
+            f"scikit-learn{spec}, but {installed} is installed. Install a matching version "
             f"(pip install 'scikit-learn{spec}') or retrain with `moderation train`."
         )
     return Artifact(joblib.load(path), card, path)

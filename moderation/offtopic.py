@@ -12,18 +12,16 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, KFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+from moderation.estimator import Classifier, Linear
 from moderation.vectorize import CharTfidf, WordTfidf
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"']+"
@@ -156,8 +154,11 @@ def duplicate_counts(texts: list[str]) -> np.ndarray:
 
 
 def shouting(text: str) -> float:
+    capitals = sum(len(word) for word in CAPS_WORD.findall(text))
+    if not capitals:  # most comments: no need to count the letters
+        return 0.0
     letters = sum(map(str.isalpha, text))
-    return sum(len(word) for word in CAPS_WORD.findall(text)) / letters if letters >= 12 else 0.0
+    return capitals / letters if letters >= 12 else 0.0
 
 
 def spam_signals(texts: list[str], copies: np.ndarray | None = None) -> np.ndarray:
@@ -169,9 +170,9 @@ def spam_signals(texts: list[str], copies: np.ndarray | None = None) -> np.ndarr
     return np.log1p(np.column_stack([counts, duplicate_counts(texts) if copies is None else copies]))
 
 
-def names(text: str) -> list[re.Match]:
+def names(text: str, stop_words: frozenset[str]) -> list[re.Match]:
     """Capitalised tokens that are not sentence starts or stop words: people, places, organisations."""
-    return [m for m in NAME.finditer(text) if m.group().lower() not in ENGLISH_STOP_WORDS]
+    return [m for m in NAME.finditer(text) if m.group().lower() not in stop_words]
 
 
 def passages(article: str, words: int) -> list[str]:
@@ -195,6 +196,22 @@ class _Articles:
     token_sets: list[set[str]]
 
 
+@dataclass(frozen=True)
+class TextScore:
+    """The comment-only TF-IDF score: a fitted ``CharTfidf`` and a logistic regression on its features."""
+
+    vectorizer: CharTfidf
+    linear: Linear
+
+    @classmethod
+    def of(cls, pipeline) -> TextScore:
+        """From a fitted ``Pipeline`` of the two (``OffTopicModel._text_pipeline``)."""
+        return cls(pipeline[0], Linear.of(pipeline[-1]))
+
+    def decision_function(self, texts: list[str]) -> np.ndarray:
+        return self.linear.decision_function(self.vectorizer.transform(texts))
+
+
 @dataclass
 class _Batch:
     """A scored batch: texts, feature rows, which rows have an article, spam signals, article tokens."""
@@ -206,7 +223,7 @@ class _Batch:
     article_tokens: list[set[str]]
 
 
-class OffTopicModel(BaseEstimator, ClassifierMixin):
+class OffTopicModel(Classifier):
     """Is a comment off-topic under its article? X has ``text`` and optional ``article``.
 
     Two questions, each a logistic regression a moderator can read, joined as "either":
@@ -287,7 +304,8 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         ).fit([_text_head(text, CHAR_COMMENT_CHARS) for text in texts]
               + [_text_head(article, CHAR_ARTICLE_CHARS) for article in documents[len(texts):]])
         df = len(documents) / np.exp(self.similarity_.idf_ - 1)  # smooth idf inverted, up to +1 terms
-        vocabulary = np.array(self.similarity_.get_feature_names_out())
+        terms = self.similarity_.vocabulary_
+        vocabulary = np.array(sorted(terms, key=terms.__getitem__))
         self.common_terms_ = frozenset(vocabulary[df >= max(2.0, self.rare_df * len(documents))].tolist())
 
         features, _ = self._features(texts, articles, np.zeros(len(texts)))
@@ -304,14 +322,16 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         moved = (pair == "moved").astype(int)
         if len(np.unique(moved[has_article])) < 2:
             raise ValueError('the relevance question needs rows with pair "moved" and rows under their own article')
-        self.relevance_model_ = self._linear().fit(
+        self.relevance_model_ = Linear.of(self._linear().fit(
             _relevance_design(features[has_article]), moved[has_article],
             logisticregression__sample_weight=weight[has_article],
-        )
+        ))
         return self
 
     def _inner_folds(self, groups, n: int) -> np.ndarray:
         """Each row's inner fold: by group where groups are given, else at random."""
+        from sklearn.model_selection import GroupKFold, KFold
+
         index = np.zeros((n, 1))
         if groups is None:
             split = KFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(index)
@@ -339,9 +359,12 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         features = features.copy()
         features[:, 0] = self._out_of_fold_text_scores(texts, np.flatnonzero(members), rows, labels, weights, folds)
         linear = self._linear().fit(_content_design(features[rows]), labels, logisticregression__sample_weight=weights)
-        return text_model, linear
+        return TextScore.of(text_model), Linear.of(linear)
 
     def _text_pipeline(self):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
         return make_pipeline(
             CharTfidf(
                 ngram_range=(2, 4),
@@ -355,6 +378,10 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         )
 
     def _linear(self):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000))
 
     def _out_of_fold_text_scores(self, texts, members, rows, labels, weights, folds) -> np.ndarray:
@@ -375,9 +402,10 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         return [a[: self.max_article_chars] if a.strip() else "" for a in column(X, "article")]
 
     def _prepare_articles(self, articles: list[str]) -> _Articles:
-        codes, uniques = pd.factorize(pd.Series(articles, dtype=object))
-        uniques = list(uniques)
-        analyzer = self.similarity_.build_analyzer()
+        numbers: dict[str, int] = {}
+        codes = np.array([numbers.setdefault(article, len(numbers)) for article in articles], dtype=np.int64)
+        uniques = list(numbers)
+        analyzer = self.similarity_.analyze
         pieces = [passages(article, self.passage_words)[: self.max_passages] for article in uniques]
         flat = self.similarity_.transform([p for piece in pieces for p in piece])
         bounds = np.cumsum([0] + [len(piece) for piece in pieces])
@@ -393,7 +421,6 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     def _features(self, texts: list[str], articles: list[str], text_scores: np.ndarray) -> tuple[np.ndarray, _Articles]:
         """One row per comment: COMMENT_FEATURES then ARTICLE_FEATURES (zeros without an article)."""
         prepared = self._prepare_articles(articles)
-        comment_vectors = self.similarity_.transform(texts)
         out = np.zeros((len(texts), len(COMMENT_FEATURES) + len(ARTICLE_FEATURES)))
         out[:, 0] = text_scores
         out[:, COLUMN["shouting"]] = [shouting(text) for text in texts]
@@ -402,20 +429,21 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         if not len(with_article):
             return out, prepared
         codes = prepared.codes[with_article]
-        cos_article = _row_dots(comment_vectors[with_article], prepared.vectors[codes])
+        comment_vectors = self.similarity_.transform([texts[i] for i in with_article])  # only these rows read it
+        cos_article = _row_dots(comment_vectors, prepared.vectors[codes])
         heads = self.char_similarity_.transform([_text_head(texts[i], CHAR_COMMENT_CHARS) for i in with_article])
         cos_char = _row_dots(heads, prepared.char_vectors[codes])
         cos_passage = np.zeros(len(texts))
         for code in np.unique(codes):
-            members = np.flatnonzero(prepared.codes == code)
+            members = np.flatnonzero(codes == code)
             similarity = comment_vectors[members] @ prepared.passage_vectors[code].T
-            cos_passage[members] = similarity.max(axis=1).toarray().ravel()
-        analyzer = self.similarity_.build_analyzer()
+            cos_passage[with_article[members]] = similarity.max(axis=1).toarray().ravel()
+        analyzer, stop_words = self.similarity_.analyze, self.similarity_.stop_words_
         for k, i in enumerate(with_article):
             tokens = set(analyzer(texts[i]))
             article_tokens = prepared.token_sets[prepared.codes[i]]
             rare = self._rare(tokens)
-            found = [m.group().lower() in article_tokens for m in names(texts[i])]
+            found = [m.group().lower() in article_tokens for m in names(texts[i], stop_words)]
             out[i, len(COMMENT_FEATURES) :] = [
                 cos_article[k],
                 cos_passage[i],
@@ -535,7 +563,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         row: np.ndarray,
         contributions: dict[str, tuple[float, float]],
         article_tokens: set[str],
-        text_model,
+        text_model: TextScore,
     ) -> list[dict]:
         """Reasons for the features that push this row (raw feature values) toward off-topic."""
         found = []
@@ -559,7 +587,8 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
                 message = "wording common in off-topic comments" + (f": “{match.group()}”" if match else "")
                 found.append(_reason("wording", message, weight, match))
             elif name == "names_missing" and row[COLUMN["names_missing"]] > 0:
-                match = next((m for m in names(text) if m.group().lower() not in article_tokens), None)
+                match = next((m for m in names(text, self.similarity_.stop_words_)
+                              if m.group().lower() not in article_tokens), None)
                 found.append(_reason("names_not_in_article", "names not mentioned in the article", weight, match))
             elif name == "rare_missing" and row[COLUMN["rare_missing"]] > 0:
                 match = self._first_missing_rare(text, article_tokens)
@@ -579,18 +608,17 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         return found
 
     def _first_missing_rare(self, text: str, article_tokens: set[str]) -> re.Match | None:
-        missing = self._rare(set(self.similarity_.build_analyzer()(text))) - article_tokens
+        missing = self._rare(set(self.similarity_.analyze(text))) - article_tokens
         matches = (re.search(rf"\b{re.escape(term)}\b", text, re.IGNORECASE) for term in missing)
         return min((m for m in matches if m), key=lambda m: m.start(), default=None)
 
-    @staticmethod
-    def _top_term(text: str, text_model) -> re.Match | None:
+    def _top_term(self, text: str, text_model: TextScore) -> re.Match | None:
         """The word that pushes the comment-only TF-IDF score furthest toward off-topic, as a match in ``text``."""
-        words = [m for m in re.finditer(r"\w[\w'’-]*\w", text) if m.group().lower() not in ENGLISH_STOP_WORDS]
+        stop_words = self.similarity_.stop_words_
+        words = [m for m in re.finditer(r"\w[\w'’-]*\w", text) if m.group().lower() not in stop_words]
         if not words:
             return None
-        vectorizer, regression = text_model[0], text_model[-1]
-        scores = vectorizer.transform([m.group() for m in words]) @ regression.coef_[0]
+        scores = text_model.vectorizer.transform([m.group() for m in words]) @ text_model.linear.coef[0]
         best = int(np.argmax(scores))
         return words[best] if scores[best] > 0 else None
 
@@ -632,14 +660,13 @@ def _either(content: np.ndarray, relevance: np.ndarray) -> np.ndarray:
     return softplus + np.log(-np.expm1(-softplus))
 
 
-def _contributions(model, row: np.ndarray, names_: list[str]) -> dict[str, tuple[float, float]]:
+def _contributions(model: Linear, row: np.ndarray, names_: list[str]) -> dict[str, tuple[float, float]]:
     """Per feature: coefficient times standardised value (its push on the logit from the average), and z.
 
     The short- and long-article pushes of a feature are added; the article's length is context, not a reason.
     """
-    scaler, regression = model[0], model[-1]
-    z = (row - scaler.mean_) / scaler.scale_
-    push = regression.coef_[0] * z
+    z = (row - model.mean) / model.scale
+    push = model.coef[0] * z
     out: dict[str, tuple[float, float]] = {}
     for name, weight, value in zip(names_ * (len(row) // len(names_)), push.tolist(), z.tolist(), strict=True):
         previous = out.get(name, (0.0, value))

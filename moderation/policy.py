@@ -13,9 +13,12 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REASON_CODES = {"abusive": "ABUSIVE", "toxic": "TOXIC", "insult": "INSULT", "obscene": "OBSCENE",
                 "hate": "HATE_SPEECH", "threat": "THREAT", "off_topic": "IRRELEVANT_CONTENT"}

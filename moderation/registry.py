@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from moderation import artifacts
-from moderation.corpora.abuse import NEWS_CORPORA
 from moderation.rows import atomic_file
 
 REGISTRY = "registry.json"
@@ -283,6 +282,8 @@ def _figure(card: dict, label: str, corpus: str) -> dict | None:
 
 def shared_comparisons(old_card: dict, new_card: dict) -> list[Comparison]:
     """The two cards' cross-validated ROC AUC per category on each news corpus both were measured on."""
+    from moderation.corpora.abuse import NEWS_CORPORA  # with pandas: not for loading a model
+
     out = []
     for label in new_card.get("metrics", {}):
         for corpus in NEWS_CORPORA:

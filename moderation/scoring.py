@@ -9,20 +9,27 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from moderation import artifacts, registry
-from moderation.abuse import AbuseModel
+from moderation.estimator import Classifier
 from moderation.policy import Policy
+from moderation.textnorm import normalize_with_offsets
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from moderation.abuse import AbuseModel
 
 MAX_CHARS = 100_000  # a longer comment is scored on its first 100k characters; offsets stay valid
 REASON_MODES = ("flagged", "all", "none")
 def _frame(data, article=None) -> pd.DataFrame:
     """Any accepted input (a string list, Series or DataFrame with ``text``) as a DataFrame with
     ``id``, ``text`` and ``article`` columns."""
+    import pandas as pd  # not at import: loading a model must not wait for it
+
     if isinstance(data, str):
         raise TypeError("score() takes a list of comments or a DataFrame; wrap one comment in a list")
     frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
@@ -38,7 +45,7 @@ def _frame(data, article=None) -> pd.DataFrame:
     return frame
 
 
-class Moderator(ClassifierMixin, BaseEstimator):
+class Moderator(Classifier):
     """The shipped models behind one object; a binary scikit-learn classifier of "abusive" for pipelines,
     and ``score`` for moderators' decisions."""
 
@@ -60,6 +67,10 @@ class Moderator(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, sample_weight=None):
         """Refit the abuse model on binary "abusive" labels (full retraining is ``moderation.train``)."""
+        import pandas as pd
+
+        from moderation.abuse import AbuseModel
+
         self.abuse = (self.abuse or AbuseModel()).fit(X, pd.DataFrame({"abusive": np.asarray(y)}),
                                                       sample_weight=sample_weight)
         return self
@@ -88,9 +99,12 @@ class Moderator(ClassifierMixin, BaseEstimator):
         """
         if reasons not in REASON_MODES:
             raise ValueError(f"reasons must be one of {REASON_MODES}, not {reasons!r}")
+        import pandas as pd
+
         frame = _frame(data, article)
         texts = [("" if not isinstance(t, str) else t)[:MAX_CHARS] for t in frame["text"]]
-        features = self.abuse.transform_features(texts)
+        normalized = [normalize_with_offsets(text) for text in texts]  # once, for the features and the reasons
+        features = self.abuse.features_of([norm for norm, _ in normalized])
         proba = pd.DataFrame(self.abuse.proba_from_features(features), columns=self.abuse.classes_)
         batch, bases = None, {}
         if self.offtopic is not None:
@@ -104,11 +118,11 @@ class Moderator(ClassifierMixin, BaseEstimator):
             out[f"p_{category}"] = proba[category].round(4).to_numpy()
         if self.offtopic is not None:
             out["off_topic_basis"] = bases["off_topic"]
-        out["reasons"] = self._reasons(texts, features, batch, decisions, triggered, reasons)
+        out["reasons"] = self._reasons(texts, normalized, features, batch, decisions, triggered, reasons)
         out["model_version"] = self.version
         return out[self.columns()]
 
-    def _reasons(self, texts, features, batch, decisions, triggered, mode) -> list[list[dict]]:
+    def _reasons(self, texts, normalized, features, batch, decisions, triggered, mode) -> list[list[dict]]:
         """Term reasons for the rows the mode asks for; abuse terms and off-topic signals (from the off-topic
         ``batch`` the scores came from) merged by weight."""
         if mode == "none":
@@ -117,7 +131,7 @@ class Moderator(ClassifierMixin, BaseEstimator):
         abuse_cats = set(self.abuse.classes_)
         per_row = [([c for c in cats if c in abuse_cats] or (["abusive"] if mode == "all" else []))
                    if want else [] for cats, want in zip(triggered, wanted, strict=True)]
-        reasons = self.abuse.explain(texts, features, per_row)
+        reasons = self.abuse.explain(texts, features, per_row, normalized=normalized)
         if self.offtopic is not None:
             rows = np.flatnonzero(wanted & np.array(["off_topic" in c or mode == "all" for c in triggered]))
             if rows.size:
@@ -171,11 +185,13 @@ def score_stream(moderator: Moderator, rows, reasons: str = "flagged", policy: P
     """
     options = {"reasons": reasons, "policy": policy, "article_column": article_column, "articles": articles,
                "article_id": article_id}
-    chunks = _with_copies(_chunks(rows, chunk_size)) if moderator.offtopic is not None else (
-        (chunk, None) for chunk in _chunks(rows, chunk_size))
-    first = list(itertools.islice(chunks, 2))
-    chunks = itertools.chain(first, chunks)
-    if jobs <= 1 or len(first) < 2:  # one chunk: starting workers would take longer than scoring it
+    row_chunks = _chunks(rows, chunk_size)
+    first = list(itertools.islice(row_chunks, 2))
+    row_chunks = itertools.chain(first, row_chunks)
+    jobs = jobs if len(first) > 1 else 1  # one chunk: starting workers would take longer than scoring it
+    chunks = _with_copies(row_chunks, jobs) if moderator.offtopic is not None else (
+        (chunk, None) for chunk in row_chunks)
+    if jobs == 1:
         for chunk, copies in chunks:
             yield from _score_chunk(moderator, chunk, copies, **options)
         return
@@ -189,19 +205,25 @@ def _scorable(row) -> bool:
     return row.error is None and row.text is not None and bool(row.text.strip())
 
 
-def _with_copies(chunks):
+def _with_copies(chunks, jobs: int = 1):
     """``(chunk, copies of its scorable rows)`` for each chunk, copies counted over all chunks: the chunks
-    are spooled to a temporary file while every row's duplicate key is hashed, then read back."""
+    are spooled to a temporary file while every row's duplicate key is hashed, then read back. With ``jobs``
+    > 1 the keys are hashed in worker processes: scoring waits for this pass, which hashing took most of."""
     import pickle
     import tempfile
 
     from moderation.offtopic import CopyCounts, duplicate_hashes
+    from moderation.workers import ordered_map
 
     with tempfile.TemporaryFile() as spool:
-        hashes = []
-        for chunk in chunks:
-            hashes.append(duplicate_hashes([row.text for row in chunk if _scorable(row)]))
-            pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
+
+        def spooled_texts():
+            for chunk in chunks:
+                pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
+                yield [row.text for row in chunk if _scorable(row)]
+
+        texts = spooled_texts()
+        hashes = list(ordered_map(duplicate_hashes, texts, jobs) if jobs > 1 else map(duplicate_hashes, texts))
         counts = CopyCounts.of(np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
         spool.seek(0)
         for chunk_hashes in hashes:
@@ -220,6 +242,8 @@ def _score_chunk(moderator, chunk, copies, reasons, policy, article_column, arti
     good = [r for r in chunk if _scorable(r)]
     scored = iter(())
     if good:
+        import pandas as pd
+
         frame = pd.DataFrame({"id": [r.id for r in good], "text": [r.text for r in good],
                               "article": [_article_of(r, article_column, articles, article_id) for r in good]})
         scored = iter(moderator.score(frame, reasons=reasons, policy=policy, copies=copies).to_dict("records"))

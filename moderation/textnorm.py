@@ -12,7 +12,7 @@ import html
 import re
 import string
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _LEET = str.maketrans({"0": "o", "1": "i", "!": "i", "3": "e", "4": "a", "@": "a", "$": "s", "5": "s", "7": "t",
@@ -98,14 +98,15 @@ def normalize(text: str) -> str:
     return text
 
 
-def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+def normalize_with_offsets(text: str) -> tuple[str, Sequence[int]]:
     """``normalize(text)`` and, for each of its characters and one past the end, the original index.
 
     A replacement of the same length maps character to character; any other maps all its characters to
     the start of what it replaced, and the end sentinel keeps spans closed at the original end. Offsets
-    are built only once a replacement changes the length (most comments keep it: lower-casing).
+    are built only once a replacement changes the length (most comments keep it: lower-casing); until then
+    they are a ``range``, not a list.
     """
-    offsets: list[int] | None = None
+    offsets: Sequence[int] | None = None
     for rule in RULES:
         if not rule.hint(text):
             continue
@@ -126,21 +127,22 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
             last = end
         pieces.append(text[last:])
         if any(end - start != length for start, end, length in replaced):
-            offsets = _moved(offsets if offsets is not None else list(range(len(text) + 1)), replaced)
+            offsets = _moved(offsets if offsets is not None else range(len(text) + 1), replaced)
         text = "".join(pieces)
-    return text, offsets if offsets is not None else list(range(len(text) + 1))
+    return text, offsets if offsets is not None else range(len(text) + 1)
 
 
-def _moved(offsets: list[int], replaced: list[tuple[int, int, int]]) -> list[int]:
+def _moved(offsets: Sequence[int], replaced: list[tuple[int, int, int]]) -> list[int]:
     new: list[int] = []
     last = 0
     for start, end, length in replaced:
         new += offsets[last:start]
         new += offsets[start:end] if length == end - start else [offsets[start]] * length
         last = end
-    return new + offsets[last:]
+    new += offsets[last:]
+    return new
 
 
-def original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:
+def original_span(offsets: Sequence[int], start: int, end: int) -> tuple[int, int]:
     """The span of the original text that normalized characters ``start:end`` came from."""
     return offsets[start], max(offsets[end], offsets[end - 1] + 1)

@@ -11,13 +11,14 @@ the tokens of its vocabulary and keeps each n-gram term as one integer key (``Ng
 keeps, per whitespace-separated word already seen, the indices of its n-grams (``WordPool``), and a
 document's counts are its words' n-gram indices end to end, counted with one sort.
 
-Fitting, the vocabulary and the TF-IDF weighting are scikit-learn's own; the matrices are the ones
-``TfidfVectorizer`` gives, bit for bit.
+Fitting is scikit-learn's own ``TfidfVectorizer``, imported only then; the weighting repeats its arithmetic, so
+the matrices are the ones it gives, bit for bit, and loading or applying a fitted vectorizer never imports it.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from array import array
 from collections.abc import Callable, Mapping
@@ -25,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.utils.validation import check_is_fitted
+
+from moderation.estimator import Estimator
 
 CACHE_WORDS = 200_000  # words remembered per process: a news site's vocabulary, a few tens of MB at most
-DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # tokens never hold a space, so a term splits back into its tokens
+TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's token_pattern; tokens hold no space, so terms split back
 
 
 def pack_vocabulary(vocabulary: dict[str, int]) -> dict[str, np.ndarray]:
@@ -45,40 +46,6 @@ def unpack_vocabulary(packed: dict[str, np.ndarray]) -> dict[str, int]:
     ends = np.cumsum(packed["lengths"]).tolist()
     return dict(zip([text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)], packed["indices"].tolist(),
                     strict=True))
-
-
-class PackedVocabulary:
-    """Mixin for a fitted ``CountVectorizer`` subclass: ``vocabulary_`` pickled as arrays, rebuilt on first use;
-    what is derived from it for transforming (attributes starting ``_derived``) is never pickled."""
-
-    def __getstate__(self) -> dict:
-        state = {k: v for k, v in super().__getstate__().items() if not k.startswith("_derived")}
-        if "vocabulary_" in state:
-            state["_packed_vocabulary"] = pack_vocabulary(state.pop("vocabulary_"))
-        return state
-
-    def vocabulary_terms(self) -> tuple[str, np.ndarray, np.ndarray]:
-        """The vocabulary's terms joined into one string, their lengths and their feature indices: what the
-        integer indexes are built from, without making a dict of strings first."""
-        packed = self.__dict__.get("_packed_vocabulary")
-        if "vocabulary_" in self.__dict__ or packed is None:
-            vocabulary = self.vocabulary_
-            return ("".join(vocabulary), np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)),
-                    np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary)))
-        return packed["utf8"].tobytes().decode("utf-8", "surrogatepass"), packed["lengths"], packed["indices"]
-
-    def __getattr__(self, name: str):
-        packed = self.__dict__.get("_packed_vocabulary")
-        if name != "vocabulary_" or packed is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self.vocabulary_ = unpack_vocabulary(packed)
-        return self.vocabulary_
-
-
-def _check_documents(vectorizer, raw_documents) -> None:
-    check_is_fitted(vectorizer, msg="The TF-IDF vectorizer is not fitted")
-    if isinstance(raw_documents, str):
-        raise ValueError("Iterable over raw text documents expected, string object received.")
 
 
 def _rows(lengths: np.ndarray) -> np.ndarray:
@@ -100,6 +67,20 @@ def _count_matrix(rows: np.ndarray, features: np.ndarray, shape: tuple[int, int]
     return sp.csr_array((counts, (keys % shape[1]).astype(index), indptr.astype(index)), shape=shape)
 
 
+def search(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(haystack, needles)`` for non-negative integer needles, three times faster for many: they
+    are looked up in sorted order (packed with their place into one integer, when that fits in 64 bits), so the
+    binary searches walk the haystack in order instead of jumping across it for every needle."""
+    bits = max(len(needles).bit_length(), 1)
+    if len(needles) < 1024 or int(needles.max()) >= 1 << (63 - bits) or int(needles.min()) < 0:
+        return np.searchsorted(haystack, needles)
+    packed = (needles.astype(np.int64) << bits) | np.arange(len(needles), dtype=np.int64)
+    packed.sort()
+    out = np.empty(len(needles), dtype=np.intp)
+    out[packed & ((1 << bits) - 1)] = np.searchsorted(haystack, packed >> bits)
+    return out
+
+
 def _window_keys(ids: np.ndarray, starts: np.ndarray, n: int, width: int) -> np.ndarray:
     """The key of each window of ``n`` ids at ``starts``: the ids read as the digits of a number in base ``width``."""
     key = np.zeros(len(starts), dtype=np.int64)
@@ -119,7 +100,7 @@ def _known_windows(keys: np.ndarray | None, features: np.ndarray | None, ids: np
         known &= ids[starts + k] >= 0
     starts = starts[known]
     key = _window_keys(ids, starts, n, width)
-    at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+    at = np.minimum(search(keys, key), len(keys) - 1)
     hit = keys[at] == key
     return starts[hit], features[at[hit]]
 
@@ -185,9 +166,97 @@ class NgramIndex:
         return np.concatenate(found_rows), np.concatenate(found_features)
 
 
-class WordTfidf(PackedVocabulary, TfidfVectorizer):
-    """``TfidfVectorizer`` (word analyzer, same parameters and matrix) whose vocabulary loads as arrays and whose
-    n-grams are looked up as integers (``NgramIndex``)."""
+class Tfidf(Estimator):
+    """scikit-learn's ``TfidfVectorizer`` with the analyzer of the subclass (and its defaults for what is no
+    parameter here: l2 norm, smooth idf), fitted by it. Its vocabulary is pickled as arrays (``pack_vocabulary``)
+    and rebuilt on first use; what is derived from it for transforming (attributes starting ``_derived``) is never
+    pickled."""
+
+    analyzer = "word"
+
+    def __init__(self, *, ngram_range=(1, 1), preprocessor=None, lowercase=True, stop_words=None, min_df=1,
+                 max_features=None, sublinear_tf=False, dtype=np.float64):
+        self.ngram_range = ngram_range
+        self.preprocessor = preprocessor
+        self.lowercase = lowercase
+        self.stop_words = stop_words
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.dtype = dtype
+
+    def fit(self, raw_documents, y=None) -> Tfidf:
+        self.fit_transform(raw_documents)
+        return self
+
+    def fit_transform(self, raw_documents, y=None):
+        """scikit-learn's ``fit_transform``, keeping the vocabulary, the IDF and the stop words it applied."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        fitted = TfidfVectorizer(analyzer=self.analyzer, **self.get_params())
+        matrix = fitted.fit_transform(_documents(raw_documents))
+        for name in [name for name in self.__dict__ if name.startswith("_derived")]:
+            del self.__dict__[name]
+        self.vocabulary_, self.idf_ = fitted.vocabulary_, fitted.idf_
+        self.stop_words_ = frozenset(fitted.get_stop_words() or ())
+        return matrix
+
+    def __getstate__(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_derived")}
+        if "vocabulary_" in state:
+            state["_packed_vocabulary"] = pack_vocabulary(state.pop("vocabulary_"))
+        return state
+
+    def __getattr__(self, name: str):
+        packed = self.__dict__.get("_packed_vocabulary")
+        if name != "vocabulary_" or packed is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.vocabulary_ = unpack_vocabulary(packed)
+        return self.vocabulary_
+
+    def vocabulary_terms(self) -> tuple[str, np.ndarray, np.ndarray]:
+        """The vocabulary's terms joined into one string, their lengths and their feature indices: what the
+        integer indexes are built from, without making a dict of strings first."""
+        packed = self.__dict__.get("_packed_vocabulary")
+        if "vocabulary_" in self.__dict__ or packed is None:
+            vocabulary = self.vocabulary_
+            return ("".join(vocabulary), np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)),
+                    np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary)))
+        return packed["utf8"].tobytes().decode("utf-8", "surrogatepass"), packed["lengths"], packed["indices"]
+
+    def preprocess(self, document: str) -> str:
+        if self.preprocessor is not None:
+            return self.preprocessor(document)
+        return document.lower() if self.lowercase else document
+
+    def _checked(self, raw_documents) -> list[str]:
+        self.check_fitted("idf_")
+        return _documents(raw_documents)
+
+    def _weighted(self, counts: sp.csr_array) -> sp.csr_array:
+        """scikit-learn's TF-IDF of canonical ``counts``, in its order of float operations (so its values): 1 + log
+        of each count when sublinear, times the IDF, each row divided by its length summed in float64."""
+        data = counts.data
+        if self.sublinear_tf:
+            np.log(data, data)
+            data += 1.0
+        data *= self.idf_[counts.indices]
+        rows = _rows(np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=counts.shape[0]))
+        norms[norms == 0.0] = 1.0
+        counts.data = (data / norms[rows]).astype(data.dtype)
+        return counts
+
+
+def _documents(raw_documents) -> list[str]:
+    if isinstance(raw_documents, str):
+        raise ValueError("Iterable over raw text documents expected, string object received.")
+    return [document.decode("utf-8") if isinstance(document, bytes) else document for document in raw_documents]
+
+
+class WordTfidf(Tfidf):
+    """``TfidfVectorizer`` (word analyzer, default token pattern, same matrix) whose n-grams are looked up as
+    integers (``NgramIndex``)."""
 
     def ngram_index(self) -> NgramIndex:
         index = self.__dict__.get("_derived_index")
@@ -195,14 +264,16 @@ class WordTfidf(PackedVocabulary, TfidfVectorizer):
             index = self.__dict__["_derived_index"] = NgramIndex.of(*self.vocabulary_terms())
         return index
 
-    def _integer_path(self) -> bool:
-        return self.analyzer == "word" and self.tokenizer is None and self.token_pattern == DEFAULT_TOKEN_PATTERN
+    def analyze(self, document: str) -> list[str]:
+        """The document's n-grams, as scikit-learn's word analyzer gives them."""
+        tokens = [token for token in TOKEN.findall(self.preprocess(document)) if token not in self.stop_words_]
+        low, high = self.ngram_range
+        return [" ".join(tokens[i : i + n]) for n in range(low, high + 1) for i in range(len(tokens) - n + 1)]
 
     def tokenize_all(self, raw_documents) -> list[list[str]]:
         """Each document's tokens as the word analyzer takes them, before n-grams (stop words dropped)."""
-        preprocess, tokenize = self.build_preprocessor(), self.build_tokenizer()
-        documents = [tokenize(preprocess(self.decode(document))) for document in raw_documents]
-        stop = self.get_stop_words()
+        documents = [TOKEN.findall(self.preprocess(document)) for document in raw_documents]
+        stop = self.stop_words_
         if stop and self.ngram_range[1] > 1:  # stop words are no unigram of the vocabulary: only n-grams care
             documents = [[token for token in tokens if token not in stop] for tokens in documents]
         return documents
@@ -213,14 +284,10 @@ class WordTfidf(PackedVocabulary, TfidfVectorizer):
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
         ids = index.ids(list(itertools.chain.from_iterable(documents)), aliases)
         rows, features = index.find(ids, lengths, self.ngram_range)
-        counts = _count_matrix(rows, features, (len(documents), len(self.idf_)), self.dtype)
-        return self._tfidf.transform(counts, copy=False)
+        return self._weighted(_count_matrix(rows, features, (len(documents), len(self.idf_)), self.dtype))
 
     def transform(self, raw_documents):
-        _check_documents(self, raw_documents)
-        if not self._integer_path():
-            return super().transform(raw_documents)
-        return self.transform_tokens(self.tokenize_all(raw_documents))
+        return self.transform_tokens(self.tokenize_all(self._checked(raw_documents)))
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -326,15 +393,11 @@ class WordPool:
         return np.frombuffer(self.indices, dtype=np.int32)[offsets] if len(offsets) else np.zeros(0, np.int32), lengths
 
 
-class CharTfidf(PackedVocabulary, TfidfVectorizer):
+class CharTfidf(Tfidf):
     """``TfidfVectorizer(analyzer="char_wb")`` keeping each word's n-gram indices (``WordPool``, not pickled):
     a document's counts are the sum of its words' rows."""
 
-    def __init__(self, *, ngram_range=(3, 5), preprocessor=None, lowercase=True, min_df=1, max_features=None,
-                 sublinear_tf=False, dtype=np.float64):
-        super().__init__(analyzer="char_wb", ngram_range=ngram_range, preprocessor=preprocessor,
-                         lowercase=lowercase, min_df=min_df, max_features=max_features, sublinear_tf=sublinear_tf,
-                         dtype=dtype)
+    analyzer = "char_wb"
 
     def word_pool(self) -> WordPool:
         pool = self.__dict__.get("_derived_pool")
@@ -345,8 +408,7 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
 
     def split_all(self, raw_documents) -> list[list[str]]:
         """Each document's whitespace-separated words, as the char_wb analyzer takes them."""
-        preprocess = self.build_preprocessor()
-        return [preprocess(self.decode(document)).split() for document in raw_documents]
+        return [self.preprocess(document).split() for document in raw_documents]
 
     def transform_words(self, documents: list[list[str]]):
         """The TF-IDF matrix of documents split into words (``split_all``)."""
@@ -354,13 +416,12 @@ class CharTfidf(PackedVocabulary, TfidfVectorizer):
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
         features, per_word = pool.features(list(itertools.chain.from_iterable(documents)))
         rows = np.repeat(_rows(lengths), per_word)
-        counts = _count_matrix(rows, features.astype(np.int64), (len(documents), len(self.idf_)), self.dtype)
-        return self._tfidf.transform(counts, copy=False)
+        return self._weighted(_count_matrix(rows, features.astype(np.int64), (len(documents), len(self.idf_)),
+                                            self.dtype))
 
     def word_indices(self, word: str) -> np.ndarray:
         """Vocabulary indices of the n-grams of one preprocessed word (with repeats, as counted)."""
         return self.word_pool().features([word])[0]
 
     def transform(self, raw_documents):
-        _check_documents(self, raw_documents)
-        return self.transform_words(self.split_all(raw_documents))
+        return self.transform_words(self.split_all(self._checked(raw_documents)))

