@@ -141,12 +141,20 @@ def _deepest(node: LexborNode, matches) -> LexborNode | None:
     return None
 
 
+def _is_author_block(node: LexborNode) -> bool:
+    return any(_AUTHOR_CLASS.search(c) for c in _classes(node))
+
+
+def _without_says(text: str) -> str:
+    return _SAYS.sub("", text).strip(" -|,:")
+
+
 def _author(item: LexborNode) -> str | None:
-    node = item.css_first(_AUTHOR_PROP) or _deepest(item, lambda d: any(_AUTHOR_CLASS.search(c) for c in _classes(d)))
+    node = item.css_first(_AUTHOR_PROP) or _deepest(  # an empty author block inside another names no one
+        item, lambda d: _is_author_block(d) and d.text(strip=True))
     if node is None:
         return None
-    name = node.attributes.get("content") or node.text(separator=" ", strip=True)
-    name = _SAYS.sub("", name).strip(" -|,:")
+    name = _without_says(node.attributes.get("content") or node.text(separator=" ", strip=True))
     return name if 0 < len(name) <= 80 else None
 
 
@@ -159,17 +167,20 @@ def _posted(item: LexborNode) -> str | None:
     return iso(node.attributes.get("title") or node.text(strip=True)) if node is not None else None
 
 
-def _text(item: LexborNode) -> str:
+def _text(item: LexborNode, author: str | None) -> str:
     """The comment's words: its text property if marked, else the item without its header and action blocks.
 
-    Read from a copy, so an item without words of its own can stay in the page whole.
+    An author block holding more than ``author``'s name (a second name, words around it) stays: its other words
+    are nowhere else. Read from a copy, so an item without words of its own can stay in the page whole.
     """
     copy = LexborHTMLParser(item.html or "").body
     marked = copy.css_first(_TEXT_PROP) if copy is not None else None
     if marked is None and copy is not None:
         for node in copy.css("*"):
             if (any(_META_CLASS.search(c) for c in _classes(node)) or node.tag == "time") \
-                    and len(node.text(strip=True)) <= MAX_META and node.css_first("p") is None:
+                    and len(node.text(strip=True)) <= MAX_META and node.css_first("p") is None \
+                    and not (_is_author_block(node) and _without_says(
+                        node.text(separator=" ", strip=True).replace(author or "", " ", 1))):
                 node.decompose()
         marked = copy
     return _join([line for line in _lines(block_text(marked)) if not _FURNITURE.match(line)])
@@ -182,7 +193,8 @@ def _dom_comments(tree: LexborHTMLParser) -> list[Comment]:
     parents = {node.mem_id: _parent_item(node, ids) for node in items}
     found: dict[int, tuple[str | None, str | None, str]] = {}
     for node in reversed(items):
-        author, posted, text = _author(node), _posted(node), _text(node)
+        author, posted = _author(node), _posted(node)
+        text = _text(node, author)
         if author is None and posted is None:  # the markup names neither: a header line in the text may
             author, posted, text = comment_fields(_lines(text))
         found[node.mem_id] = (author, posted, text)
