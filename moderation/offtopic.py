@@ -244,7 +244,8 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
     logit) and p_relevance = sigmoid(relevance_scale * logit + relevance_shift), each blended from its (short
     article, long article) values by the same gate: under a forum question the content logit is sharpened, so a
     reply whose wording is confidently fine leaves the decision to the similarity, while chat and junk still
-    decide on their wording; under a full article the similarity decides more. Spam
+    decide on their wording; under a full article the similarity decides more and the wording, learned from
+    forum answers (news comments carry no content labels with an article), counts half. Spam
     signals (links, phone numbers, e-mail addresses, promotional words, duplicates) are added to the logit with
     set weights: the corpora hold almost no spam, so a regression cannot learn them, and a site can tune them
     (``signal_weights``, default SIGNAL_WEIGHTS) without retraining.
@@ -262,7 +263,7 @@ class OffTopicModel(BaseEstimator, ClassifierMixin):
         passage_words: int = 80,
         max_passages: int = 400,
         max_article_chars: int = 100_000,
-        content_scale: tuple[float, float] = (3.0, 1.0),
+        content_scale: tuple[float, float] = (3.0, 0.5),
         relevance_scale: tuple[float, float] = (2.0, 2.0),
         relevance_shift: tuple[float, float] = (-1.0, 0.0),
         signal_weights: dict[str, float] | None = None,
