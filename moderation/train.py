@@ -42,7 +42,7 @@ CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comment
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0,
                   "identity-attacks": 1.0}
 ABUSE_VERSION = "abuse-2026.12.2"
-OFFTOPIC_VERSION = "offtopic-2026.12.1"
+OFFTOPIC_VERSION = "offtopic-2026.12.2"
 OFFTOPIC_REVIEW_PRECISION = 0.7  # share of the comments sent to review that are off-topic, on either basis
 APPROVE_MISS = 0.2  # share of the abusive comments (and of the threats) the default review threshold may approve
 # Categories whose review threshold is set by APPROVE_MISS; the others review from 0.5 ("more likely than not").
@@ -414,9 +414,9 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
                           "no article is on both sides); baselines refitted in every fold: 1 - TF-IDF "
                           "cosine(comment, article), a TF-IDF + LogisticRegression on the comment alone fitted per "
                           "corpus on its labelled rows, and the two stacked (a logistic regression on [cosine, "
-                          "comment-only logit], per corpus, fitted on inner out-of-fold logits). relevance_scale and "
-                          "relevance_shift (each a short- and a long-article value) were chosen on these out-of-fold "
-                          "scores: the largest worst-row margin over the best baseline.",
+                          "comment-only logit], per corpus, fitted on inner out-of-fold logits). content_scale, "
+                          "relevance_scale and relevance_shift (each a short- and a long-article value) were chosen "
+                          "on these out-of-fold scores: the largest worst-row margin over the best baseline.",
                     "seconds": round(time.perf_counter() - started, 1)},
         "thresholds": {"off_topic": {"review": article, "reject": None,
                                      "review_by_basis": {"article": article, "comment": comment}}},

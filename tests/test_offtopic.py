@@ -18,7 +18,16 @@ from sklearn.base import clone
 
 from moderation import artifacts
 from moderation.corpora import shared_dir
-from moderation.offtopic import SPAM_HINTS, SPAM_PATTERNS, CopyCounts, OffTopicModel, duplicate_hashes, duplicate_key
+from moderation.offtopic import (
+    CUES,
+    SPAM_HINTS,
+    SPAM_PATTERNS,
+    CopyCounts,
+    OffTopicModel,
+    cues,
+    duplicate_hashes,
+    duplicate_key,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -217,6 +226,12 @@ def test_shipped_model_ranks_spam_above_a_relevant_comment():
     relevant, spam = artifact.estimator.predict_proba(frame)[:, 1]
     assert spam > relevant
     assert spam >= artifact.card["thresholds"]["off_topic"]["review"] > relevant
+
+
+def test_dialogue_cues_mark_talk_to_people_not_an_answer():
+    found = dict(zip(CUES, cues(["Hi Tom, thanks for the replies :) did you ever get yours?"])[0], strict=True))
+    assert all(found[name] for name in ("thanks", "question", "second_person", "greeting", "laughter"))
+    assert not cues(["The NOC depends on the sponsor; most companies allow a transfer after two years."]).any()
 
 
 @settings(max_examples=300)
