@@ -25,6 +25,9 @@ import joblib
 
 from moderation.rows import atomic_file
 
+# The layout of the saved estimators: 2 since their fitted state is numpy arrays and scoring imports no
+# scikit-learn (moderation 0.2.0); an artifact of another layout would fail mid-scoring, so it is refused at load.
+ARTIFACT_FORMAT = 2
 CARD_SUFFIX = ".card.json"
 ARTIFACT_SUFFIX = ".joblib"
 MODELS_ENV = "MODERATION_MODELS"
@@ -123,6 +126,7 @@ def save(estimator: Any, path: str | os.PathLike, card: dict[str, Any]) -> Path:
     full = {
         **card,
         "artifact": path.name,
+        "format": ARTIFACT_FORMAT,
         "sha256": sha256_file(path),
         "size_bytes": path.stat().st_size,
         "libraries": {
@@ -175,6 +179,11 @@ def load(path: str | os.PathLike) -> Artifact:
     """Verify ``path`` against its card, then unpickle it."""
     path = Path(path)
     card = verify(path)
+    if card.get("format", 1) != ARTIFACT_FORMAT:
+        raise ArtifactError(
+            f"{path}: saved in model format {card.get('format', 1)} by another version of moderation; this one reads "
+            f"format {ARTIFACT_FORMAT}. Retrain with `moderation train` (or go back with `moderation rollback`)."
+        )
     spec = card.get("scikit_learn_compatible", sklearn_range(card.get("libraries", {}).get("scikit-learn", "0.0")))
     installed = sklearn_version()
     if not _in_range(installed, spec):

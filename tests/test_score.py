@@ -55,6 +55,10 @@ def test_load_verifies_the_artifact(tiny_model_file, tmp_path):
     (tmp_path / "abuse.card.json").write_text(json.dumps(card))
     with pytest.raises(artifacts.ArtifactError, match="moderation train"):
         load(broken)
+    del card["scikit_learn_compatible"], card["format"]  # a card written before model formats were numbered
+    (tmp_path / "abuse.card.json").write_text(json.dumps(card))
+    with pytest.raises(artifacts.ArtifactError, match="model format 1 .* Retrain with `moderation train`"):
+        load(broken)
 
 
 def _run(args, input=None):
