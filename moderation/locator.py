@@ -28,6 +28,8 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from moderation.estimator import Linear
+
 WINDOW = 8  # non-empty lines on each side whose mean features describe a line's neighbourhood
 MAX_LINES = 3_000  # only the last lines of a huge page are scored: bounds the time on any input
 SHORT = 60
@@ -180,10 +182,9 @@ def _logistic(C: float):
 
 
 def _log_odds(model, X: np.ndarray) -> np.ndarray:
-    """A fitted ``_logistic`` pipeline's decision function as plain arithmetic: on one page scikit-learn's input
+    """A fitted ``_logistic`` pipeline's decision function through ``Linear``: on one page scikit-learn's input
     checks cost more than the sums."""
-    scaler, logistic = model[0], model[-1]
-    return (X - scaler.mean_) / scaler.scale_ @ logistic.coef_[0] + logistic.intercept_[0]
+    return Linear.of(model).decision_function(X)
 
 
 class CommentLocator(ClassifierMixin, BaseEstimator):
