@@ -45,3 +45,10 @@ HATRED_WORDS = frozenset((
     "hate", "hates", "hated", "hating", "hatred", "despise", "despises", "despised", "despising", "detest",
     "detests", "detested", "loathe", "loathes", "loathed", "loathing", "abhor", "abhors", "abhorred",
 ))
+
+# Words that negate what follows ("do not hate", "never hated"; "don't" is tokenised "don"): in the generalised view
+# the few words after one are marked, so "I do not hate xgroupx" is not read as "hate xgroupx".
+NEGATORS = frozenset((
+    "not", "no", "never", "nobody", "none", "nothing", "neither", "nor", "cannot", "without", "don", "doesn", "didn",
+    "isn", "aren", "wasn", "weren", "wouldn", "shouldn", "couldn", "hasn", "haven", "hadn",
+))

@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 
-from moderation.abuse import AbuseModel, unmarked_words
+from moderation.abuse import AbuseModel, generalize, normalize_all, unmarked_words
 
 
 def test_estimator_conventions(tiny_abuse):
@@ -90,3 +91,11 @@ def test_reasons_leave_out_words_span_raters_seldom_mark():
         terms[name] = [r["term"] for r in reasons]
     assert model.unmarked_words_ == {"you"}
     assert terms == {"all words": ["idiot", "you"], "raters' words": ["idiot"]}
+
+
+def test_scoring_reads_the_generalised_view_as_fitting_does(tiny_abuse):
+    """Scoring maps tokens (``generalized_tokens``) where fitting ran ``generalize`` on the text: same matrix."""
+    texts = ["I do not hate Muslims at all.", "I hate gays, kill them", "Nobody here hates Jews.", "never again", ""]
+    expected = sp.hstack([view.transform(normalize_all(texts)) for view in tiny_abuse.views_.values()], format="csr")
+    assert (abs(tiny_abuse.transform_features(texts) - expected) > 1e-7).nnz == 0
+    assert generalize("i do not hate muslims at all") == "do not not_xhatredx not_xgroupx not_at all"

@@ -114,13 +114,12 @@ def scored() -> pd.DataFrame:
 
 
 # The targets: flag >= 90 % of every hateful function, <= 10 % of civil statements, p_hate ROC AUC >= 0.90.
-# Where abuse-2026.12.2 misses one, its bound below is the measured figure less a margin: the gap stays visible
+# Where abuse-2026.12.3 misses one, its bound below is the measured figure less a margin: the gap stays visible
 # here and in README, and a model that gets worse fails.
 FLAGGED_AT_LEAST = {"threat against a person": 0.85}  # measured 0.875 (8 cases): "…break your neck" goes unflagged
 FLAGGED_AT_MOST = {"neutral statement about a group": 0.25,  # measured 0.20: one template of five, for every group
                    "criticism and abuse of things": 0.40}  # measured 0.375: "I hate Mondays", "printer is garbage"
-# measured 0.874 and 0.638 (negation was 0.942 before abuse-2026.12.2 learned "I hate <group>" as hate)
-HARD_CONTRAST_AUC = {"negated hate": 0.85, "counter-speech quoting hate": 0.55}
+HARD_CONTRAST_AUC = {"negated hate": 0.90, "counter-speech quoting hate": 0.55}  # measured 0.942 and 0.623
 
 
 def flagged_share(scored: pd.DataFrame, function: str) -> float:
@@ -149,4 +148,4 @@ def test_negation_and_counter_speech_rank_below_hate(scored, function):
 
 def test_p_hate_ranks_hate_above_contrasts(scored):
     hateful = scored["function"].str.startswith("hateful: ").to_numpy()
-    assert roc_auc_score(hateful, scored["p_hate"]) >= 0.85  # target 0.90; measured 0.873
+    assert roc_auc_score(hateful, scored["p_hate"]) >= 0.85  # target 0.90; measured 0.883
