@@ -21,7 +21,7 @@ import itertools
 import re
 import threading
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,10 +141,9 @@ class NgramIndex:
         unigrams[keys.get(1, [])] = features.get(1, [])
         return cls(tokens, width, keys, features, unigrams)
 
-    def ids(self, tokens: list[str], aliases: Mapping[str, str] | None = None) -> np.ndarray:
-        """Each token's number, -1 for tokens of no term; ``aliases`` first renames tokens (``generalize``)."""
-        named = map(aliases.get, tokens, tokens) if aliases else tokens
-        return np.fromiter(map(self.tokens.get, named, itertools.repeat(-1)), dtype=np.int64, count=len(tokens))
+    def ids(self, tokens: list[str]) -> np.ndarray:
+        """Each token's number, -1 for tokens of no term."""
+        return np.fromiter(map(self.tokens.get, tokens, itertools.repeat(-1)), dtype=np.int64, count=len(tokens))
 
     def lookup(self, n: int, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Of the n-grams of token ``ids`` beginning at ``starts``, the starts of those in the vocabulary and
@@ -278,11 +277,11 @@ class WordTfidf(Tfidf):
             documents = [[token for token in tokens if token not in stop] for tokens in documents]
         return documents
 
-    def transform_tokens(self, documents: list[list[str]], aliases: Mapping[str, str] | None = None):
-        """The TF-IDF matrix of tokenised documents (``tokenize_all``; ``aliases`` renames tokens first)."""
+    def transform_tokens(self, documents: list[list[str]]):
+        """The TF-IDF matrix of tokenised documents (``tokenize_all``)."""
         index = self.ngram_index()
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
-        ids = index.ids(list(itertools.chain.from_iterable(documents)), aliases)
+        ids = index.ids(list(itertools.chain.from_iterable(documents)))
         rows, features = index.find(ids, lengths, self.ngram_range)
         return self._weighted(_count_matrix(rows, features, (len(documents), len(self.idf_)), self.dtype))
 
