@@ -5,7 +5,8 @@ identity sentences used in training are built from them). Attacks on a group fol
 group is named, so a second view of each comment writes every group noun as one token (``xgroupx``), every
 verb of physical violence as another (``xviolencex``) and every verb of hatred as a third (``xhatredx``): "kill all
 xgroupx" learned from one group's posts then carries over to groups the training data attacks less often, and "I
-xhatredx xgroupx" learned from "I hate ..." carries over to "I loathe ...".
+xhatredx xgroupx" learned from "I hate ..." carries over to "I loathe ...". The words right after a negator are
+marked there, so negated hate reads apart from hate.
 """
 
 IDENTITY_WORDS = (
