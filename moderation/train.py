@@ -105,8 +105,8 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         "version": ABUSE_VERSION,
         "labels": list(model.classes_),
         "model": "normalised text -> word 1-2-gram + char_wb 3-5-gram TF-IDF + word 1-3-grams of the text with "
-                 "group nouns, violent verbs and verbs of hatred generalised (moderation/lexicon.py) -> logistic "
-                 "regression per "
+                 "group nouns, violent verbs and verbs of hatred generalised and the words after a negator marked "
+                 "(moderation/lexicon.py) -> logistic regression per "
                  "category -> sigmoid calibration on grouped out-of-fold scores",
         "params": model.get_params(),
         "training_data": [
