@@ -50,7 +50,7 @@ from sklearn.model_selection import GroupKFold
 
 import moderation
 from moderation import artifacts
-from moderation.abuse import AbuseModel
+from moderation.abuse import WORD, AbuseModel
 from moderation.corpora import dataset_path
 from moderation.corpora.abuse import NEWS_CORPORA, Corpus, load_all
 from moderation.evaluate import binary_metrics, reliability_table
@@ -61,7 +61,6 @@ HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".peer-venv"
 TOP_KS = (1, 2, 3, 5)
 CUTOFFS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
-WORD = re.compile(r"\w+")
 QUICK_ROWS_PER_CORPUS = 2000
 
 

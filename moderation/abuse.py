@@ -19,12 +19,11 @@ import scipy.sparse as sp
 from moderation.estimator import Classifier, Linear
 from moderation.lexicon import GROUP_WORDS, HATRED_WORDS, NEGATORS, NEUTRAL_WORDS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
+from moderation.vectorize import TOKEN as WORD_TOKEN  # the vectorisers' tokens, so spans match features
 from moderation.vectorize import CharTfidf, WordTfidf
 
 if TYPE_CHECKING:
     import pandas as pd
-
-WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, so spans match features
 
 
 def normalize_all(texts) -> list[str]:
@@ -384,7 +383,7 @@ class _Explainer:
 
 def _trimmed(norm: str, offsets: Sequence[int], start: int, end: int) -> tuple[int, int]:
     """The original span of a whitespace chunk without the punctuation around its word ("idiot!" -> "idiot")."""
-    words = [m.span() for m in re.finditer(r"\w+", norm[start:end])]
+    words = [m.span() for m in WORD.finditer(norm[start:end])]
     if words:
         start, end = start + words[0][0], start + words[-1][1]
     return original_span(offsets, start, end)

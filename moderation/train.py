@@ -382,11 +382,10 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
     model = offtopic.OffTopicModel(inner_folds=2 if quick else 5)
     started = time.perf_counter()
     scores = offtopic_evaluation.grouped_scores(model, data, folds=3 if quick else folds)
-    oof = scores["ours"].to_numpy()
-    article, at_article = offtopic_evaluation.review_threshold(
-        data, oof, THRESHOLD_EVALUATIONS["article"], OFFTOPIC_REVIEW_PRECISION)
-    comment, at_comment = offtopic_evaluation.review_threshold(
-        data, oof, THRESHOLD_EVALUATIONS["comment"], OFFTOPIC_REVIEW_PRECISION)
+    review, at_review = {}, {}
+    for basis, evaluations in THRESHOLD_EVALUATIONS.items():
+        review[basis], at_review[basis] = offtopic_evaluation.review_threshold(
+            data, scores["ours"].to_numpy(), evaluations, OFFTOPIC_REVIEW_PRECISION)
     weights = offtopic_evaluation.corpus_weights(data)
     site_rows = 0 if extra is None else len(extra)
     if site_rows:
@@ -418,17 +417,17 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
                           "relevance_scale and relevance_shift (each a short- and a long-article value) were chosen "
                           "on these out-of-fold scores: the largest worst-row margin over the best baseline.",
                     "seconds": round(time.perf_counter() - started, 1)},
-        "thresholds": {"off_topic": {"review": article, "reject": None,
-                                     "review_by_basis": {"article": article, "comment": comment}}},
+        "thresholds": {"off_topic": {"review": review["article"], "reject": None, "review_by_basis": review}},
         "threshold_reasoning": (
             f"Each basis reviews from the lowest p_off_topic at which at least {OFFTOPIC_REVIEW_PRECISION:.0%} of the "
             "comments sent to review are off-topic in the cross-validated scores (each evaluation weighing the "
-            f"same), or from 0.5 (more likely off-topic than not) where none reaches it: article {article}, "
-            f"comment {comment}. Judged alone, wording is all there is and C3's comments never reach that precision, "
-            "so 0.5 flags little but spam that combines links, phone numbers, promotional words or copies (see "
-            "at_review_threshold and the README for what a lower comment threshold costs). An off-topic comment is "
+            f"same), or from 0.5 (more likely off-topic than not) where none reaches it: article "
+            f"{review['article']}, comment {review['comment']}. Judged alone, wording is all there is and C3's "
+            "comments never reach that precision, so 0.5 flags little but spam that combines links, phone numbers, "
+            "promotional words or copies (see at_review_threshold and the README for what a lower comment threshold "
+            "costs). An off-topic comment is "
             "not harmful, so a moderator looks at it (review) and the model never rejects: the cost of a wrong flag "
             "is a moderator's glance, the cost of a wrong reject a silenced reader."),
-        "at_review_threshold": {"article": at_article, "comment": at_comment},
+        "at_review_threshold": at_review,
     }
     return save_timed(model, out, card)
