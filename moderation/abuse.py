@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from moderation.estimator import Classifier, Linear
-from moderation.lexicon import GROUP_WORDS, HATRED_WORDS, NEGATORS, NEUTRAL_WORDS, VIOLENCE_WORDS
+from moderation.lexicon import BODY_WORDS, GROUP_WORDS, HATRED_WORDS, NEGATORS, NEUTRAL_WORDS, REPORTERS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 from moderation.vectorize import TOKEN as WORD_TOKEN  # the vectorisers' tokens, so spans match features
 from moderation.vectorize import CharTfidf, WordTfidf
@@ -30,25 +30,30 @@ def normalize_all(texts) -> list[str]:
     return [normalize(text) for text in texts]
 
 
-GROUP_TOKEN, VIOLENCE_TOKEN, HATRED_TOKEN = "xgroupx", "xviolencex", "xhatredx"
+GROUP_TOKEN, VIOLENCE_TOKEN, HATRED_TOKEN, BODY_TOKEN = "xgroupx", "xviolencex", "xhatredx", "xbodyx"
 
 
 # what ``generalize`` renames: group nouns win over verbs
-GENERALIZED = {**dict.fromkeys(HATRED_WORDS, HATRED_TOKEN), **dict.fromkeys(VIOLENCE_WORDS, VIOLENCE_TOKEN),
+GENERALIZED = {**dict.fromkeys(BODY_WORDS, BODY_TOKEN), **dict.fromkeys(HATRED_WORDS, HATRED_TOKEN),
+               **dict.fromkeys(VIOLENCE_WORDS, VIOLENCE_TOKEN),
                **dict.fromkeys(GROUP_WORDS, GROUP_TOKEN)}
 
 
 NEGATION_SCOPE, NEGATED = 3, "not_"  # the words after a negator that it marks, and the mark
+REPORT_SCOPE, REPORTED = 4, "said_"  # the words after a verb of saying that it marks, and the mark
+# the mark each opening word gives the words after it, and how many
+SCOPES = {**dict.fromkeys(REPORTERS, (REPORTED, REPORT_SCOPE)), **dict.fromkeys(NEGATORS, (NEGATED, NEGATION_SCOPE))}
 
 
 def generalized_tokens(tokens: list[str]) -> list[str]:
     """Tokens with each group noun written ``xgroupx``, each violent verb ``xviolencex`` and each verb of hatred
-    ``xhatredx``, and the ``NEGATION_SCOPE`` tokens after a negator marked ``not_``."""
-    out, left = [], 0
+    ``xhatredx``; the ``NEGATION_SCOPE`` tokens after a negator marked ``not_`` and the ``REPORT_SCOPE`` tokens
+    after a verb of saying ``said_`` (the later opener wins)."""
+    out, mark, left = [], "", 0
     for token in tokens:
         renamed = GENERALIZED.get(token, token)
-        out.append(NEGATED + renamed if left else renamed)
-        left = NEGATION_SCOPE if token in NEGATORS else max(left - 1, 0)
+        out.append(mark + renamed if left else renamed)
+        mark, left = SCOPES.get(token, (mark, max(left - 1, 0)))
     return out
 
 
@@ -151,7 +156,7 @@ class AbuseModel(Classifier):
         if "generalized" in views:
             offset = len(word.vocabulary_) + len(char.vocabulary_)
             naming = ENGLISH_STOP_WORDS | {GROUP_TOKEN}
-            naming |= {NEGATED + word for word in naming}  # "not_the not_xgroupx" names a group as much
+            naming |= {mark + word for word in naming for mark in (NEGATED, REPORTED)}  # "not_the not_xgroupx" too
             group = [i + offset for term, i in views["generalized"].vocabulary_.items()
                      if GROUP_TOKEN in term and set(term.split()) <= naming]
         return np.array(sorted(found + group), dtype=np.int64), np.array(sorted(group), dtype=np.int64)

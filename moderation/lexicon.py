@@ -5,8 +5,9 @@ identity sentences used in training are built from them). Attacks on a group fol
 group is named, so a second view of each comment writes every group noun as one token (``xgroupx``), every
 verb of physical violence as another (``xviolencex``) and every verb of hatred as a third (``xhatredx``): "kill all
 xgroupx" learned from one group's posts then carries over to groups the training data attacks less often, and "I
-xhatredx xgroupx" learned from "I hate ..." carries over to "I loathe ...". The words right after a negator are
-marked there, so negated hate reads apart from hate.
+xhatredx xgroupx" learned from "I hate ..." carries over to "I loathe ...", and every body part a threat names as a
+fourth (``xbodyx``). The words right after a negator or a verb of saying are marked there, so negated and quoted
+hate read apart from hate said outright.
 """
 
 IDENTITY_WORDS = (
@@ -52,4 +53,19 @@ HATRED_WORDS = frozenset((
 NEGATORS = frozenset((
     "not", "no", "never", "nobody", "none", "nothing", "neither", "nor", "cannot", "without", "don", "doesn", "didn",
     "isn", "aren", "wasn", "weren", "wouldn", "shouldn", "couldn", "hasn", "haven", "hadn",
+))
+
+# Verbs of saying and calling: the words after one report what someone else says ("people who say xgroupx are
+# animals", "stop calling xgroupx vermin"), and counter-speech quotes hate that way to reject it. The generalised
+# view marks them, so quoted hate can read apart from hate said outright.
+REPORTERS = frozenset((
+    "say", "says", "said", "saying", "call", "calls", "called", "calling", "claim", "claims", "claimed", "claiming",
+    "label", "labels", "labelled", "labeling", "labelling", "describe", "describes", "described", "describing",
+))
+
+# Body parts a threat names ("break your neck", "slit your throat"): one token in the generalised view, so a threat
+# learned against one carries over to the others.
+BODY_WORDS = frozenset((
+    "neck", "necks", "throat", "throats", "skull", "skulls", "head", "heads", "face", "faces", "legs", "leg", "arms",
+    "arm", "teeth", "bones", "jaw", "knees", "kneecaps", "spine", "ribs", "eyes", "guts", "brains",
 ))

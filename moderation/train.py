@@ -41,7 +41,7 @@ CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comment
                   "ethos": 1.0, "stormfront": 0.5, "gab": 1.0, "implicit-hate": 1.0, "tweeteval-offensive": 0.5,
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0,
                   "identity-attacks": 1.0}
-ABUSE_VERSION = "abuse-2026.12.3"
+ABUSE_VERSION = "abuse-2026.12.4"
 OFFTOPIC_VERSION = "offtopic-2026.12.2"
 OFFTOPIC_REVIEW_PRECISION = 0.7  # share of the comments sent to review that are off-topic, on either basis
 APPROVE_MISS = 0.2  # share of the abusive comments (and of the threats) the default review threshold may approve
@@ -105,9 +105,9 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         "version": ABUSE_VERSION,
         "labels": list(model.classes_),
         "model": "normalised text -> word 1-2-gram + char_wb 3-5-gram TF-IDF + word 1-3-grams of the text with "
-                 "group nouns, violent verbs and verbs of hatred generalised and the words after a negator marked "
-                 "(moderation/lexicon.py) -> logistic regression per "
-                 "category -> sigmoid calibration on grouped out-of-fold scores",
+                 "group nouns, violent verbs, verbs of hatred and body parts generalised and the words after a "
+                 "negator or a verb of saying marked (moderation/lexicon.py) -> logistic regression per category -> "
+                 "sigmoid calibration on grouped out-of-fold scores",
         "params": model.get_params(),
         "training_data": [
             {"corpus": c.name, "rows": len(c.frame), "weight_per_row": CORPUS_WEIGHTS.get(c.name, 1.0),

@@ -95,7 +95,18 @@ def test_reasons_leave_out_words_span_raters_seldom_mark():
 
 def test_scoring_reads_the_generalised_view_as_fitting_does(tiny_abuse):
     """Scoring maps tokens (``generalized_tokens``) where fitting ran ``generalize`` on the text: same matrix."""
-    texts = ["I do not hate Muslims at all.", "I hate gays, kill them", "Nobody here hates Jews.", "never again", ""]
+    texts = ["I do not hate Muslims at all.", "I hate gays, kill them", "Nobody here hates Jews.", "never again", "",
+             "Stop saying Jews should be killed.", "I will break your neck."]
     expected = sp.hstack([view.transform(normalize_all(texts)) for view in tiny_abuse.views_.values()], format="csr")
     assert (abs(tiny_abuse.transform_features(texts) - expected) > 1e-7).nnz == 0
     assert generalize("i do not hate muslims at all") == "do not not_xhatredx not_xgroupx not_at all"
+
+
+def test_quoted_hate_is_marked_apart_and_the_later_scope_wins():
+    """Counter-speech reports hate to reject it: the words after a verb of saying read apart from hate said
+    outright; a negator inside that scope opens its own."""
+    quoted = "stop saying said_xgroupx said_should said_be said_xviolencex"
+    assert generalize("stop saying jews should be killed") == quoted
+    assert generalize("they say gays are not human") == "they say said_xgroupx said_are said_not not_human"
+    assert generalize("kill all muslims") == "xviolencex all xgroupx"
+    assert generalize("i will break your neck") == "will break your xbodyx"

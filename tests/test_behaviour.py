@@ -114,12 +114,11 @@ def scored() -> pd.DataFrame:
 
 
 # The targets: flag >= 90 % of every hateful function, <= 10 % of civil statements, p_hate ROC AUC >= 0.90.
-# Where abuse-2026.12.3 misses one, its bound below is the measured figure less a margin: the gap stays visible
+# Where abuse-2026.12.4 misses one, its bound below is the measured figure less a margin: the gap stays visible
 # here and in README, and a model that gets worse fails.
-FLAGGED_AT_LEAST = {"threat against a person": 0.85}  # measured 0.875 (8 cases): "…break your neck" goes unflagged
 FLAGGED_AT_MOST = {"neutral statement about a group": 0.25,  # measured 0.20: one template of five, for every group
                    "criticism and abuse of things": 0.40}  # measured 0.375: "I hate Mondays", "printer is garbage"
-HARD_CONTRAST_AUC = {"negated hate": 0.90, "counter-speech quoting hate": 0.55}  # measured 0.942 and 0.623
+HARD_CONTRAST_AUC = {"negated hate": 0.90, "counter-speech quoting hate": 0.65}  # measured 0.935 and 0.721
 
 
 def flagged_share(scored: pd.DataFrame, function: str) -> float:
@@ -128,7 +127,7 @@ def flagged_share(scored: pd.DataFrame, function: str) -> float:
 
 @pytest.mark.parametrize("function", [*HATEFUL, "threat against a person"])
 def test_hateful_and_threatening_cases_are_flagged(scored, function):
-    assert flagged_share(scored, f"hateful: {function}") >= FLAGGED_AT_LEAST.get(function, 0.90)
+    assert flagged_share(scored, f"hateful: {function}") >= 0.90
 
 
 @pytest.mark.parametrize("function", [*CONTRASTS, "criticism and abuse of things"])
@@ -148,4 +147,4 @@ def test_negation_and_counter_speech_rank_below_hate(scored, function):
 
 def test_p_hate_ranks_hate_above_contrasts(scored):
     hateful = scored["function"].str.startswith("hateful: ").to_numpy()
-    assert roc_auc_score(hateful, scored["p_hate"]) >= 0.85  # target 0.90; measured 0.883
+    assert roc_auc_score(hateful, scored["p_hate"]) >= 0.90  # measured 0.901: the target, met by a hair
