@@ -125,6 +125,7 @@ FORMATS: tuple[HeaderFormat, ...] = (
 
 NAME_LINE = FORMATS[-2]
 _NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|tracked)\b", re.IGNORECASE)
+_LABEL = re.compile(r":(?!\d)")  # "Source: ...": a colon not inside a time
 _CUE = re.compile(r"\d|wrote|says|said|added", re.IGNORECASE)  # a line without one cannot be a header
 _DATE_LINE = FORMATS[-1].pattern
 _SEARCH_STAMP = re.compile(STAMP, re.IGNORECASE)
@@ -325,11 +326,23 @@ def _people(hits: list[_Hit], lines: list[str]) -> bool:
     return len(set(names)) < len(names) or any("://" in name for name in names)
 
 
+def _signs_off(fmt: HeaderFormat, hits: list[_Hit], lines: list[str]) -> bool:
+    """One dated header right under the page's last text, with only furniture below, signs a comment off
+    ("October 19, 2012 | Jane" under a blog's one comment). An article's own byline or dateline stands above its
+    text, and a label ("Source: ...", "Photos: ...") is no name, so neither passes."""
+    if len(hits) != 1 or fmt.author_above or fmt.bare:
+        return False
+    hit = hits[0]
+    return (bool(hit.author and hit.posted_at) and hit.line > 0 and bool(lines[hit.line - 1])
+            and _LABEL.search(lines[hit.line]) is None and not _clean(lines[hit.line + 1:])[0])
+
+
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     """The format with the most hits below the article's first long line, if it is convincing.
 
     Convincing: two hits, or one in the page's second half naming its author with a date and time or in a
-    telling format; bare name lines need MIN_BARE hits that are people.
+    telling format, or one signing off the page's last text (``_signs_off``); bare name lines need MIN_BARE hits
+    that are people.
     Several hits beat one, formats naming the author beside a date or verb come first (bare names, then bare
     date lines are the fallbacks), ties go to the hits that come last.
     """
@@ -343,8 +356,9 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
         if fmt.bare and not _people(hits, lines):
             continue
-        dated = any(h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
-                    for h in hits)
+        dated = _signs_off(fmt, hits, lines) or any(
+            h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
+            for h in hits)
         key = (len(hits) >= 2, not fmt.bare, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
         if (len(hits) >= (MIN_BARE if fmt.bare else 2) or (hits and dated)) and (best_key is None or key > best_key):
             best, best_key = (fmt, hits), key

@@ -222,6 +222,17 @@ def test_name_date_and_time_on_three_lines_make_one_comment():
     assert parse_page(page("Fanatic99", "August 9th, 2012", "", "We have been losing all year.")).comments == []
 
 
+def test_one_dated_header_signing_off_the_last_text_is_a_comment():
+    """A blog's only comment may be signed off below its text with a date and no time; a label or a line after a
+    blank (a dateline, a source) signs nothing off."""
+    article = parse_page(page("Great write-up, thanks.", "October 19, 2012 | Jane Roe"))
+    assert article.comments == [Comment(0, "Jane Roe", "2012-10-19", "Great write-up, thanks.")]
+    assert article.body == ARTICLE
+    assert parse_page(page("More at city hall.", "Source: City Hall News, November 9, 2012")).comments == []
+    assert parse_page(page("", "Dana Writer, October 19, 2012")).comments == []
+    assert parse_page(page("Great write-up.", "October 19, 2012 | Jane Roe", "", "More text.")).comments == []
+
+
 def test_date_and_time_two_spaces_apart_make_a_header():
     """Columns collapse to two spaces (``_lines``), so a stamp's date and time may stand two spaces apart."""
     article = parse_page(page("Flea Biscuit", "November 12, 2012  01:42 PM ET", "", "Should sit out next week.", "",
