@@ -30,6 +30,7 @@ MAX_GAP = 12_000  # characters between two headers of one comment section
 MAX_AUTHOR_WORDS = 7
 MAX_NAME_LINE = 60  # a line this short may be a bare name heading a comment
 MIN_BARE = 3  # bare name lines needed to make a comment section
+FIRST_PARAGRAPHS = 4  # paragraphs the first of them may have between its bare name and the next
 MAX_CANDIDATES = 20_000  # header-like lines examined, from the end: bounds the time on any input
 LOCATOR_FILE = "locator.joblib"
 
@@ -286,16 +287,25 @@ def _bare_header(lines: list[str], number: int) -> bool:
     return 0 < number < len(lines) - 2 and bool(lines[number - 1]) and not lines[number + 1] and bool(lines[number + 2])
 
 
+def _paragraph_start(lines: list[str], line: int) -> int:
+    while line > 0 and lines[line - 1]:
+        line -= 1
+    return line
+
+
 def _first_name(fmt: HeaderFormat, lines: list[str], hits: list[_Hit]) -> list[_Hit]:
-    """The bare name of the section's first comment stands after the article's blank line, not after text."""
-    start = hits[0].line
-    while start > 0 and lines[start - 1]:
-        start -= 1
-    name = start - 2
-    if name < 1 or lines[start - 1] or lines[name - 1] or (first := _match(fmt, lines[name])) is None:
-        return hits
-    first.line = name
-    return [first, *hits]
+    """The bare name of the section's first comment stands after the article's blank line, not after text, and
+    alone between blank lines up to FIRST_PARAGRAPHS paragraphs above the next name (a first comment may run long)."""
+    start = _paragraph_start(lines, hits[0].line)
+    for _ in range(FIRST_PARAGRAPHS):
+        name = start - 2
+        if name < 1 or lines[start - 1] or not lines[name]:
+            return hits
+        if not lines[name - 1] and (first := _match(fmt, lines[name])) is not None:
+            first.line = name
+            return [first, *hits]
+        start = _paragraph_start(lines, name)
+    return hits
 
 
 def _hits(fmt: HeaderFormat, lines: list[str], candidates: list[int]) -> list[_Hit]:

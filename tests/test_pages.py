@@ -267,6 +267,20 @@ def test_names_alone_between_blank_lines_after_an_author_bio_head_comments():
     assert parse_page(page("", "Marcia", "", "Love the quote about leadership.")).comments == []
 
 
+def test_the_first_bare_name_may_head_several_paragraphs():
+    """Disqus copies: the first comment's name stands after the article's blank line, its text may run for several
+    paragraphs before the next name; none of those paragraphs stays in the body."""
+    article = parse_page(page("Amy D.", "", "Love this.", "", "Though the buses still run late.", "",
+                              "And the vote was rushed.", "johnbattelle", "", "Thanks for reading!",
+                              "http://twitter.com/jyarmis Jonathan L. Yarmis", "", "Well put.", "johnbattelle", "",
+                              "Thanks, Jonathan."))
+    assert [(c.author, c.text) for c in article.comments] == [
+        ("Amy D.", "Love this.\n\nThough the buses still run late.\n\nAnd the vote was rushed."),
+        ("johnbattelle", "Thanks for reading!"), ("Jonathan L. Yarmis", "Well put."),
+        ("johnbattelle", "Thanks, Jonathan.")]
+    assert article.body == ARTICLE
+
+
 def test_subheadings_are_not_bare_names():
     section = ["", "Tables", "", "Use tables for tabular data only.", "", "Breadcrumbs", "", "Show the path.", "",
                "Reviews", "", "Mark up ratings."]
