@@ -580,7 +580,7 @@ def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = 
 
     ``locator`` ("shipped" for ``models/locator.joblib``) may place a comment section where the header table finds
     none. It is off by default: held out (fitted on one half of the Dragnet and Multi-News pages, run on the other,
-    both ways) it found 3 of the 18 sections the table misses and gave comments to 7 more comment-less pages
+    both ways) it found 3 of the 16 sections the table misses and gave comments to 7 more comment-less pages
     (see README, "Parsing pages"); it costs 5-35 % of the parser's speed.
     """
     if not isinstance(text, str):
