@@ -30,6 +30,7 @@ MAX_GAP = 12_000  # characters between two headers of one comment section
 MAX_AUTHOR_WORDS = 7
 MAX_NAME_LINE = 60  # a line this short may be a bare name heading a comment
 MIN_BARE = 3  # bare name lines needed to make a comment section
+FIRST_PARAGRAPHS = 4  # paragraphs the first of them may have between its bare name and the next
 MAX_CANDIDATES = 20_000  # header-like lines examined, from the end: bounds the time on any input
 LOCATOR_FILE = "locator.joblib"
 
@@ -125,6 +126,7 @@ FORMATS: tuple[HeaderFormat, ...] = (
 
 NAME_LINE = FORMATS[-2]
 _NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|tracked)\b", re.IGNORECASE)
+_LABEL = re.compile(r":(?!\d)")  # "Source: ...": a colon not inside a time
 _CUE = re.compile(r"\d|wrote|says|said|added", re.IGNORECASE)  # a line without one cannot be a header
 _DATE_LINE = FORMATS[-1].pattern
 _SEARCH_STAMP = re.compile(STAMP, re.IGNORECASE)
@@ -285,16 +287,25 @@ def _bare_header(lines: list[str], number: int) -> bool:
     return 0 < number < len(lines) - 2 and bool(lines[number - 1]) and not lines[number + 1] and bool(lines[number + 2])
 
 
+def _paragraph_start(lines: list[str], line: int) -> int:
+    while line > 0 and lines[line - 1]:
+        line -= 1
+    return line
+
+
 def _first_name(fmt: HeaderFormat, lines: list[str], hits: list[_Hit]) -> list[_Hit]:
-    """The bare name of the section's first comment stands after the article's blank line, not after text."""
-    start = hits[0].line
-    while start > 0 and lines[start - 1]:
-        start -= 1
-    name = start - 2
-    if name < 1 or lines[start - 1] or lines[name - 1] or (first := _match(fmt, lines[name])) is None:
-        return hits
-    first.line = name
-    return [first, *hits]
+    """The bare name of the section's first comment stands after the article's blank line, not after text, and
+    alone between blank lines up to FIRST_PARAGRAPHS paragraphs above the next name (a first comment may run long)."""
+    start = _paragraph_start(lines, hits[0].line)
+    for _ in range(FIRST_PARAGRAPHS):
+        name = start - 2
+        if name < 1 or lines[start - 1] or not lines[name]:
+            return hits
+        if not lines[name - 1] and (first := _match(fmt, lines[name])) is not None:
+            first.line = name
+            return [first, *hits]
+        start = _paragraph_start(lines, name)
+    return hits
 
 
 def _hits(fmt: HeaderFormat, lines: list[str], candidates: list[int]) -> list[_Hit]:
@@ -325,11 +336,23 @@ def _people(hits: list[_Hit], lines: list[str]) -> bool:
     return len(set(names)) < len(names) or any("://" in name for name in names)
 
 
+def _signs_off(fmt: HeaderFormat, hits: list[_Hit], lines: list[str]) -> bool:
+    """One dated header right under the page's last text, with only furniture below, signs a comment off
+    ("October 19, 2012 | Jane" under a blog's one comment). An article's own byline or dateline stands above its
+    text, and a label ("Source: ...", "Photos: ...") is no name, so neither passes."""
+    if len(hits) != 1 or fmt.author_above or fmt.bare:
+        return False
+    hit = hits[0]
+    return (bool(hit.author and hit.posted_at) and hit.line > 0 and bool(lines[hit.line - 1])
+            and _LABEL.search(lines[hit.line]) is None and not _clean(lines[hit.line + 1:])[0])
+
+
 def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     """The format with the most hits below the article's first long line, if it is convincing.
 
     Convincing: two hits, or one in the page's second half naming its author with a date and time or in a
-    telling format; bare name lines need MIN_BARE hits that are people.
+    telling format, or one signing off the page's last text (``_signs_off``); bare name lines need MIN_BARE hits
+    that are people.
     Several hits beat one, formats naming the author beside a date or verb come first (bare names, then bare
     date lines are the fallbacks), ties go to the hits that come last.
     """
@@ -343,8 +366,9 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
         hits = _regular_run(hits, offsets) if (hits := _hits(fmt, lines, candidates)) else []
         if fmt.bare and not _people(hits, lines):
             continue
-        dated = any(h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
-                    for h in hits)
+        dated = _signs_off(fmt, hits, lines) or any(
+            h.author and (fmt.telling or h.posted_at and "T" in h.posted_at) and offsets[h.line] > total / 2
+            for h in hits)
         key = (len(hits) >= 2, not fmt.bare, not fmt.author_above, len(hits), hits[-1].line if hits else 0)
         if (len(hits) >= (MIN_BARE if fmt.bare else 2) or (hits and dated)) and (best_key is None or key > best_key):
             best, best_key = (fmt, hits), key
@@ -556,7 +580,7 @@ def parse_page(text: str, locator: CommentLocator | Literal["shipped"] | None = 
 
     ``locator`` ("shipped" for ``models/locator.joblib``) may place a comment section where the header table finds
     none. It is off by default: held out (fitted on one half of the Dragnet and Multi-News pages, run on the other,
-    both ways) it found 3 of the 18 sections the table misses and gave comments to 7 more comment-less pages
+    both ways) it found 3 of the 16 sections the table misses and gave comments to 7 more comment-less pages
     (see README, "Parsing pages"); it costs 5-35 % of the parser's speed.
     """
     if not isinstance(text, str):

@@ -222,6 +222,17 @@ def test_name_date_and_time_on_three_lines_make_one_comment():
     assert parse_page(page("Fanatic99", "August 9th, 2012", "", "We have been losing all year.")).comments == []
 
 
+def test_one_dated_header_signing_off_the_last_text_is_a_comment():
+    """A blog's only comment may be signed off below its text with a date and no time; a label or a line after a
+    blank (a dateline, a source) signs nothing off."""
+    article = parse_page(page("Great write-up, thanks.", "October 19, 2012 | Jane Roe"))
+    assert article.comments == [Comment(0, "Jane Roe", "2012-10-19", "Great write-up, thanks.")]
+    assert article.body == ARTICLE
+    assert parse_page(page("More at city hall.", "Source: City Hall News, November 9, 2012")).comments == []
+    assert parse_page(page("", "Dana Writer, October 19, 2012")).comments == []
+    assert parse_page(page("Great write-up.", "October 19, 2012 | Jane Roe", "", "More text.")).comments == []
+
+
 def test_date_and_time_two_spaces_apart_make_a_header():
     """Columns collapse to two spaces (``_lines``), so a stamp's date and time may stand two spaces apart."""
     article = parse_page(page("Flea Biscuit", "November 12, 2012  01:42 PM ET", "", "Should sit out next week.", "",
@@ -254,6 +265,20 @@ def test_names_alone_between_blank_lines_after_an_author_bio_head_comments():
     related = parse_page(page("Related Posts", "", "Marcia", "", "Love the quote about leadership."))
     assert [(c.author, c.text) for c in related.comments] == [("Marcia", "Love the quote about leadership.")]
     assert parse_page(page("", "Marcia", "", "Love the quote about leadership.")).comments == []
+
+
+def test_the_first_bare_name_may_head_several_paragraphs():
+    """Disqus copies: the first comment's name stands after the article's blank line, its text may run for several
+    paragraphs before the next name; none of those paragraphs stays in the body."""
+    article = parse_page(page("Amy D.", "", "Love this.", "", "Though the buses still run late.", "",
+                              "And the vote was rushed.", "johnbattelle", "", "Thanks for reading!",
+                              "http://twitter.com/jyarmis Jonathan L. Yarmis", "", "Well put.", "johnbattelle", "",
+                              "Thanks, Jonathan."))
+    assert [(c.author, c.text) for c in article.comments] == [
+        ("Amy D.", "Love this.\n\nThough the buses still run late.\n\nAnd the vote was rushed."),
+        ("johnbattelle", "Thanks for reading!"), ("Jonathan L. Yarmis", "Well put."),
+        ("johnbattelle", "Thanks, Jonathan.")]
+    assert article.body == ARTICLE
 
 
 def test_subheadings_are_not_bare_names():
