@@ -46,9 +46,9 @@ SCOPES = {**dict.fromkeys(REPORTERS, (REPORTED, REPORT_SCOPE)), **dict.fromkeys(
 
 
 def generalized_tokens(tokens: list[str]) -> list[str]:
-    """Tokens with each group noun written ``xgroupx``, each violent verb ``xviolencex`` and each verb of hatred
-    ``xhatredx``; the ``NEGATION_SCOPE`` tokens after a negator marked ``not_`` and the ``REPORT_SCOPE`` tokens
-    after a verb of saying ``said_`` (the later opener wins)."""
+    """Tokens with each group noun written ``xgroupx``, each violent verb ``xviolencex``, each verb of hatred
+    ``xhatredx`` and each body part ``xbodyx``; the ``NEGATION_SCOPE`` tokens after a negator marked ``not_`` and
+    the ``REPORT_SCOPE`` tokens after a verb of saying ``said_`` (the later opener wins)."""
     out, mark, left = [], "", 0
     for token in tokens:
         renamed = GENERALIZED.get(token, token)
