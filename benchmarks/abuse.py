@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import GroupKFold
 
@@ -53,8 +54,21 @@ from moderation import artifacts
 from moderation.abuse import WORD, AbuseModel
 from moderation.corpora import dataset_path
 from moderation.corpora.abuse import NEWS_CORPORA, Corpus, load_all
-from moderation.evaluate import binary_metrics, reliability_table
-from moderation.train import abuse_training_table, train_abuse, training_groups
+from moderation.evaluate import (
+    binary_metrics,
+    calibration_error,
+    decision_rates,
+    pick_thresholds,
+    reliability_table,
+)
+from moderation.train import (
+    APPROVE_MISS,
+    REVIEW_BY_RECALL,
+    abuse_training_table,
+    target_rows,
+    train_abuse,
+    training_groups,
+)
 
 HEADS = ("abusive", "insult", "hate", "obscene", "threat")
 HERE = Path(__file__).resolve().parent
@@ -246,12 +260,43 @@ def protocol_rows(table: pd.DataFrame, scores: dict, peer: np.ndarray) -> list[d
     return rows
 
 
+def left_out_decisions(table: pd.DataFrame, scores: dict, peer: np.ndarray) -> list[dict]:
+    """Per judged corpus, whether the calibration and the review threshold keep their promise on a corpus no head
+    saw: the sigmoid and the threshold are fitted as training fits them (on grouped out-of-fold scores of the rows
+    the recipe calibrates on, ``target_rows``) but without the corpus's rows, then applied to the left-out head's
+    scores of that corpus. The promise: 0.9 means nine in ten; the abusive review threshold catches
+    1 - APPROVE_MISS of the abusive comments; hate reviews from 0.5, "more likely than not"."""
+    corpus, rows = table["corpus"].to_numpy(), []
+    for name, label in JUDGED_ON.items():
+        part = (corpus == name) & table[label].notna().to_numpy()
+        y = table[label].to_numpy()[part].astype(int)
+        if np.unique(y).size < 2:
+            continue
+        fit = target_rows(table, label) & (corpus != name)
+        fit_y = table[label].to_numpy()[fit].astype(int)
+        sigmoid = LogisticRegression(C=1e4).fit(scores["grouped", label][fit, None], fit_y)
+        rule = {"approve_miss": APPROVE_MISS} if label in REVIEW_BY_RECALL else {"review_at": 0.5}
+        thresholds = pick_thresholds(fit_y, sigmoid.predict_proba(scores["grouped", label][fit, None])[:, 1], **rule)
+        p = sigmoid.predict_proba(scores["left out", label][part, None])[:, 1]
+        rates, sure = decision_rates(y, p, thresholds), p >= 0.9
+        rows.append({"corpus": name, "head": label, "n": len(y), "base rate": y.mean(), "mean p": p.mean(),
+                     "ECE": calibration_error(y, p), "peer ECE": calibration_error(y, peer[part]),
+                     "n p>=0.9": int(sure.sum()), "right p>=0.9": y[sure].mean() if sure.any() else np.nan,
+                     "review at": thresholds["review"], "flagged": 1 - rates["approve_share"],
+                     "flag recall": rates["flag_recall"], "flag precision": rates["flag_precision"]})
+    return rows
+
+
 def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer: np.ndarray) -> None:
     print("== 0. Protocol: ROC AUC on rows no head saw, beside alt-profanity-check on the same rows ==")
     print("   grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: trained on")
     print("   all the other corpora. Diffs: grouped p_abusive - peer; the better left-out head - peer.")
     scores = protocol_scores(table, weights, params)
     print_table(protocol_rows(table, scores, peer))
+    print("\n== 0b. Decisions on the corpus left out: calibration and review threshold fitted without it ==")
+    print(f"   promise: p means p; abusive review catches {1 - APPROVE_MISS:.0%} of the abusive comments; hate reviews")
+    print("   from 0.5. The peer's ECE is of its own probabilities on the same rows, for scale.")
+    print_table(left_out_decisions(table, scores, peer))
     print()
 
 

@@ -55,6 +55,12 @@ def reliability_table(y, p, bins: int = 10) -> list[dict]:
     return rows
 
 
+def calibration_error(y, p, bins: int = 10) -> float:
+    """Expected calibration error: the bins' gaps between mean predicted and observed share, weighted by size."""
+    table = reliability_table(y, p, bins)
+    return sum(row["n"] * abs(row["mean_predicted"] - row["observed"]) for row in table) / max(len(np.asarray(p)), 1)
+
+
 def _lowest_threshold_with_precision(ys: np.ndarray, ps: np.ndarray, precision: float,
                                      min_flagged: int = 20) -> float | None:
     """Over probabilities sorted high to low: the lowest cut whose flagged set (of at least ``min_flagged``
