@@ -49,11 +49,13 @@ def generalized_tokens(tokens: list[str]) -> list[str]:
     """Tokens with each group noun written ``xgroupx``, each violent verb ``xviolencex``, each verb of hatred
     ``xhatredx`` and each body part ``xbodyx``; the ``NEGATION_SCOPE`` tokens after a negator marked ``not_`` and
     the ``REPORT_SCOPE`` tokens after a verb of saying ``said_`` (the later opener wins)."""
-    out, mark, left = [], "", 0
-    for token in tokens:
-        renamed = GENERALIZED.get(token, token)
-        out.append(mark + renamed if left else renamed)
-        mark, left = SCOPES.get(token, (mark, max(left - 1, 0)))
+    out = list(map(GENERALIZED.get, tokens, tokens))
+    # Python touches only the openers (a few per comment) and the words they mark: a scope ends at the next opener
+    openers = list(itertools.compress(itertools.count(), map(SCOPES.__contains__, tokens)))
+    for at, following in itertools.pairwise([*openers, len(tokens)]):
+        mark, scope = SCOPES[tokens[at]]
+        stop = min(at + scope, following) + 1
+        out[at + 1 : stop] = [mark + token for token in out[at + 1 : stop]]
     return out
 
 

@@ -81,12 +81,16 @@ RULES: tuple[Rule, ...] = (
     Rule(re.compile(r"[A-Z]+"), lambda m: m.group(0).lower(), whole=lambda text: text.translate(_ASCII_LOWER)),
     Rule(re.compile(r"[^\x00-\x7f]"), lambda m: _fold(m.group(0)), lambda text: not text.isascii()),
     # a word mixing letters with look-alike digits or symbols: 1d10t, sh1t, a$$, @ss, b!tch
+    # (such a word has a look-alike next to a letter: the hint finds that pair with one scan for look-alikes)
     Rule(re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[0-9@$!|][\w@$!|]*)[a-z0-9@$!|]{3,}(?![\w@$!|])"),
-         _deleet, _has_any("0123456789@$!|")),
+         _deleet, re.compile(r"[0-9@$!|](?:(?<=[a-z].)|(?=[a-z]))").search),
     # letters spelled out one by one: f u c k, f.u.c.k, s-h-i-t
-    Rule(re.compile(r"\b(?:[a-z][ ._\-*]){2,}[a-z]\b"), lambda m: re.sub(r"[ ._\-*]", "", m.group(0))),
+    # (its last four characters are always a separator, a letter, a separator and a letter ending a word: a hint
+    # that starts with a character class is scanned for in C, three times faster than the pattern)
+    Rule(re.compile(r"\b(?:[a-z][ ._\-*]){2,}[a-z]\b"), lambda m: re.sub(r"[ ._\-*]", "", m.group(0)),
+         re.compile(r"[ ._\-*][a-z][ ._\-*][a-z]\b").search),
     # stretched letters: fuuuuuck -> fuuck
-    Rule(re.compile(r"([a-z])\1{2,}"), lambda m: m.group(1) * 2),
+    Rule(re.compile(r"([a-z])\1\1+"), lambda m: m.group(1) * 2),  # \1{2,} matches the same, twice as slowly
 )
 
 

@@ -2,9 +2,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.base import clone
 
-from moderation.abuse import AbuseModel, generalize, normalize_all, unmarked_words
+from moderation.abuse import (
+    GENERALIZED,
+    SCOPES,
+    AbuseModel,
+    generalize,
+    generalized_tokens,
+    normalize_all,
+    unmarked_words,
+)
 
 
 def test_estimator_conventions(tiny_abuse):
@@ -110,3 +120,19 @@ def test_quoted_hate_is_marked_apart_and_the_later_scope_wins():
     assert generalize("they say gays are not human") == "they say said_xgroupx said_are said_not not_human"
     assert generalize("kill all muslims") == "xviolencex all xgroupx"
     assert generalize("i will break your neck") == "will break your xbodyx"
+
+
+def _scopes_one_by_one(tokens: list[str]) -> list[str]:
+    """The scope rule read word by word: each word takes the mark of the last opener within reach."""
+    out, mark, left = [], "", 0
+    for token in tokens:
+        renamed = GENERALIZED.get(token, token)
+        out.append(mark + renamed if left else renamed)
+        mark, left = SCOPES.get(token, (mark, max(left - 1, 0)))
+    return out
+
+
+@given(st.lists(st.sampled_from(["not", "never", "say", "calling", "jews", "kill", "hate", "neck", "the", "are"]),
+                max_size=14))
+def test_scopes_end_where_the_next_opener_begins(tokens):
+    assert generalized_tokens(tokens) == _scopes_one_by_one(tokens)
