@@ -1,6 +1,7 @@
 import pytest
 
-from moderation.evaluate import calibration_error
+from moderation.evaluate import calibration_error, decision_rates
+from moderation.train import abuse_card
 
 
 def test_calibration_error_weighs_each_bins_gap_by_its_size():
@@ -8,3 +9,16 @@ def test_calibration_error_weighs_each_bins_gap_by_its_size():
     in a bin of its own adds its whole gap, weighted by a quarter."""
     assert calibration_error([0, 0, 0, 1], [0.05, 0.05, 0.05, 0.95]) == pytest.approx(0.05)
     assert calibration_error([0, 0, 0, 0], [0.05, 0.05, 0.05, 0.95]) == pytest.approx(0.75 * 0.05 + 0.25 * 0.95)
+
+
+def test_the_card_gives_each_corpus_its_own_decision_rates_at_the_pooled_thresholds(tiny_abuse, tiny_table):
+    """The review threshold's promise is made on the news corpora pooled; the card shows what it does per corpus."""
+    card = abuse_card(tiny_abuse, tiny_table, [], 0.0, fairness=False)
+    rows, proba = tiny_abuse.oof_probabilities("abusive")
+    labels = tiny_table.loc[rows, "abusive"].to_numpy().astype(int)
+    corpus = tiny_table.loc[rows, "corpus"].to_numpy()
+    per_corpus = card["decision_rates_per_corpus"]["abusive"]
+    assert per_corpus
+    for name, rates in per_corpus.items():
+        mine = corpus == name
+        assert rates == decision_rates(labels[mine], proba[mine], card["thresholds"]["abusive"])
