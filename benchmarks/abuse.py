@@ -62,6 +62,7 @@ from moderation.evaluate import (
     reliability_table,
 )
 from moderation.train import (
+    ABUSE_VERSION,
     APPROVE_MISS,
     REVIEW_BY_RECALL,
     abuse_training_table,
@@ -287,17 +288,44 @@ def left_out_decisions(table: pd.DataFrame, scores: dict, peer: np.ndarray) -> l
     return rows
 
 
-def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer: np.ndarray) -> None:
+def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer: np.ndarray) -> dict:
+    """Print sections 0 and 0b; return their rows, rounded, as a card records them."""
     print("== 0. Protocol: ROC AUC on rows no head saw, beside alt-profanity-check on the same rows ==")
     print("   grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: trained on")
     print("   all the other corpora. Diffs: grouped p_abusive - peer; the better left-out head - peer.")
     scores = protocol_scores(table, weights, params)
-    print_table(protocol_rows(table, scores, peer))
+    ranking = protocol_rows(table, scores, peer)
+    print_table(ranking)
     print("\n== 0b. Decisions on the corpus left out: calibration and review threshold fitted without it ==")
     print(f"   promise: p means p; abusive review catches {1 - APPROVE_MISS:.0%} of the abusive comments; hate reviews")
     print("   from 0.5. The peer's ECE is of its own probabilities on the same rows, for scale.")
-    print_table(left_out_decisions(table, scores, peer))
+    decisions = left_out_decisions(table, scores, peer)
+    print_table(decisions)
     print()
+    rounded = [[{k: round(float(v), 4) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+               for rows in (ranking, decisions)]
+    return {"roc_auc": rounded[0], "left_out_decisions": rounded[1]}
+
+
+def record_protocol(model: str, figures: dict) -> None:
+    """Write the protocol's figures into the card of ``model``, a model of the recipe just measured (the
+    protocol refits the recipe; its figures belong to the artifact only if the artifact is that recipe's)."""
+    card = artifacts.read_card(model)
+    if card.get("version") != ABUSE_VERSION:
+        sys.exit(f"{model} is {card.get('version')}, the recipe measured is {ABUSE_VERSION}: not recorded")
+    card["protocol"] = {
+        "measured": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
+        "command": "python benchmarks/abuse.py --protocol-only --record " + str(model),
+        "how": "grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: heads "
+               "trained on all the other corpora; beside alt-profanity-check on the same rows. Corpora, label "
+               "mapping, weights and calibration were chosen with it since abuse-2026.11.3 (ablations on its quick "
+               "form, 2,000 rows per corpus); the features added for the behavioural suite (verbs of hatred, "
+               "negation and reported-speech marking, body parts) were kept only where it moved no corpus beyond "
+               "noise (README, 'The abuse model'). left_out_decisions: the calibration and review threshold, "
+               "fitted without a corpus, checked on it.",
+        **figures}
+    artifacts.write_card(model, card)
+    print(f"protocol figures recorded in the card of {model}")
 
 
 # --- 1. ranking, 2. calibration ------------------------------------------------------------------------------
@@ -483,6 +511,8 @@ def main() -> None:
     parser.add_argument("--peer-python", help="Python of a venv with alt-profanity-check (default: .peer-venv)")
     parser.add_argument("--protocol-only", action="store_true", help="only the protocol (section 0)")
     parser.add_argument("--no-protocol", action="store_true", help="skip the protocol (section 0)")
+    parser.add_argument("--record", metavar="MODEL",
+                        help="write the protocol's figures into this model's card (a model of the current recipe)")
     parser.add_argument("--corpora", nargs="+", help="train and judge on these corpora only (an ablation)")
     parser.add_argument("--params", type=json.loads, default={},
                         help='AbuseModel parameters for the protocol, as JSON (e.g. \'{"generalized_ngrams": null}\')')
@@ -491,6 +521,9 @@ def main() -> None:
     parser.add_argument("--drop-label", nargs="+", default=[], metavar="CORPUS:LABEL",
                         help="forget one corpus's labels for one head (an ablation), e.g. implicit-hate:abusive")
     args = parser.parse_args()
+    if args.record and (args.no_protocol or args.quick or args.corpora or args.params or args.weights
+                        or args.drop_label):
+        parser.error("--record takes the full protocol of the shipped recipe: no --quick, ablation or --no-protocol")
     python = peer_python(args.peer_python)
     with tempfile.TemporaryDirectory(prefix="abuse-bench-") as folder:
         tmp = Path(folder)
@@ -502,7 +535,9 @@ def main() -> None:
             table.loc[table["corpus"] == name, label] = np.nan
         peer, _ = peer_predict(python, table["text"].tolist(), tmp)
         if not args.no_protocol:
-            report_protocol(table, weights, args.params, peer)
+            figures = report_protocol(table, weights, args.params, peer)
+            if args.record:
+                record_protocol(args.record, figures)
         if args.protocol_only:
             return
         path = fitted_model(args.model, corpora, table, tmp)
