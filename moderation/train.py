@@ -120,7 +120,8 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         "evaluation": (f"{model.calibration_folds}-fold cross-validation per head grouped by article (c3, sfu-ctc) "
                        "or author (stormfront), so no article or author is on both sides; TF-IDF vocabulary and "
                        "IDF fitted once on all texts (unsupervised), heads refitted per fold. Leave-one-corpus-out "
-                       "figures: python benchmarks/abuse.py (README). Calibration, thresholds and decision rates: "
+                       "figures: python benchmarks/abuse.py --protocol-only --record MODEL writes them into the "
+                       "card (protocol; README too). Calibration, thresholds and decision rates: "
                        "abusive, toxic and insult on the news-comment corpora (insults-2012, c3, sfu-ctc, "
                        "civil-comments) that label the head with both classes; hate, threat and obscene on all "
                        "their labelled rows (target_rows)."),
