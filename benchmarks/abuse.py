@@ -302,9 +302,15 @@ def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer
     decisions = left_out_decisions(table, scores, peer)
     print_table(decisions)
     print()
-    rounded = [[{k: round(float(v), 4) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
-               for rows in (ranking, decisions)]
+    rounded = [[{k: _recorded(v) for k, v in row.items()} for row in rows] for rows in (ranking, decisions)]
     return {"roc_auc": rounded[0], "left_out_decisions": rounded[1]}
+
+
+def _recorded(value):
+    """A figure as a card holds it: 4 decimals, and null (not NaN, which strict JSON readers refuse) for none."""
+    if isinstance(value, float):
+        return None if np.isnan(value) else round(value, 4)
+    return value
 
 
 def record_protocol(model: str, figures: dict) -> None:

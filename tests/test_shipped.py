@@ -1,5 +1,6 @@
 """Sentinel cases on the shipped models: what a moderator would check first."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,12 @@ def test_a_decision_does_not_depend_on_row_placement(shipped, jobs):
     assert [p for p, _ in together] == alone["p_off_topic"][:3].tolist()
     assert "same text as 2 other comments" in str(shipped.score(
         [rant, rant.lower(), rant + "!"], reasons="all")["reasons"][0])
+
+
+@pytest.mark.parametrize("name", ["abuse", "offtopic", "locator"])
+def test_cards_are_strict_json(name):
+    """Cards are read by other tools too (jq, a browser): no NaN or Infinity, which only Python's json accepts."""
+    def refuse(constant):
+        raise ValueError(f"{name} card holds {constant}")
+
+    json.loads((shipped_dir() / f"{name}.card.json").read_text(encoding="utf-8"), parse_constant=refuse)
