@@ -38,6 +38,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import replace
 from importlib.metadata import version
@@ -45,13 +46,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import GroupKFold
 
 import moderation
 from moderation import artifacts
-from moderation.abuse import WORD, AbuseModel
+from moderation.abuse import WORD, AbuseModel, fit_calibrator
 from moderation.corpora import dataset_path
 from moderation.corpora.abuse import NEWS_CORPORA, Corpus, load_all
 from moderation.evaluate import (
@@ -64,8 +64,8 @@ from moderation.evaluate import (
 from moderation.train import (
     ABUSE_VERSION,
     APPROVE_MISS,
-    REVIEW_BY_RECALL,
     abuse_training_table,
+    review_rule,
     target_rows,
     train_abuse,
     training_groups,
@@ -207,6 +207,8 @@ def out_of_fold(model: AbuseModel, table: pd.DataFrame, category: str, peer: np.
 # --- 0. the protocol: grouped cross-validation and leave-one-corpus-out --------------------------------------
 
 PROTOCOL_HEADS = ("abusive", "hate")
+PROTOCOL = ("grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: trained on all "
+            "the other corpora")
 # The label each corpus is judged on: news comments for abuse in general, hate corpora for hate.
 JUDGED_ON = {"insults-2012": "abusive", "c3": "abusive", "sfu-ctc": "abusive", "wikipedia": "abusive",
              "tweeteval-offensive": "abusive", "davidson": "hate", "ethos": "hate", "stormfront": "hate",
@@ -275,10 +277,10 @@ def left_out_decisions(table: pd.DataFrame, scores: dict, peer: np.ndarray) -> l
             continue
         fit = target_rows(table, label) & (corpus != name)
         fit_y = table[label].to_numpy()[fit].astype(int)
-        sigmoid = LogisticRegression(C=1e4).fit(scores["grouped", label][fit, None], fit_y)
-        rule = {"approve_miss": APPROVE_MISS} if label in REVIEW_BY_RECALL else {"review_at": 0.5}
-        thresholds = pick_thresholds(fit_y, sigmoid.predict_proba(scores["grouped", label][fit, None])[:, 1], **rule)
-        p = sigmoid.predict_proba(scores["left out", label][part, None])[:, 1]
+        sigmoid = fit_calibrator(scores["grouped", label][fit], fit_y)
+        thresholds = pick_thresholds(fit_y, sigmoid.probability(scores["grouped", label][fit, None]),
+                                     **review_rule(label))
+        p = sigmoid.probability(scores["left out", label][part, None])
         rates, sure = decision_rates(y, p, thresholds), p >= 0.9
         rows.append({"corpus": name, "head": label, "n": len(y), "base rate": y.mean(), "mean p": p.mean(),
                      "ECE": calibration_error(y, p), "peer ECE": calibration_error(y, peer[part]),
@@ -291,8 +293,8 @@ def left_out_decisions(table: pd.DataFrame, scores: dict, peer: np.ndarray) -> l
 def report_protocol(table: pd.DataFrame, weights: np.ndarray, params: dict, peer: np.ndarray) -> dict:
     """Print sections 0 and 0b; return their rows, rounded, as a card records them."""
     print("== 0. Protocol: ROC AUC on rows no head saw, beside alt-profanity-check on the same rows ==")
-    print("   grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: trained on")
-    print("   all the other corpora. Diffs: grouped p_abusive - peer; the better left-out head - peer.")
+    print(textwrap.fill(f"{PROTOCOL}. Diffs: grouped p_abusive - peer; the better left-out head - peer.", 110,
+                        initial_indent="   ", subsequent_indent="   "))
     scores = protocol_scores(table, weights, params)
     ranking = protocol_rows(table, scores, peer)
     print_table(ranking)
@@ -314,16 +316,14 @@ def _recorded(value):
 
 
 def record_protocol(model: str, figures: dict) -> None:
-    """Write the protocol's figures into the card of ``model``, a model of the recipe just measured (the
-    protocol refits the recipe; its figures belong to the artifact only if the artifact is that recipe's)."""
+    """Write the protocol's figures into the card of ``model``, a model of the recipe just measured (``main``
+    checks that before the run: the protocol refits the recipe, so its figures belong only to that recipe's
+    artifact)."""
     card = artifacts.read_card(model)
-    if card.get("version") != ABUSE_VERSION:
-        sys.exit(f"{model} is {card.get('version')}, the recipe measured is {ABUSE_VERSION}: not recorded")
     card["protocol"] = {
         "measured": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
         "command": "python benchmarks/abuse.py --protocol-only --record " + str(model),
-        "how": "grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: heads "
-               "trained on all the other corpora; beside alt-profanity-check on the same rows. Corpora, label "
+        "how": f"{PROTOCOL}; beside alt-profanity-check on the same rows. Corpora, label "
                "mapping, weights and calibration were chosen with it since abuse-2026.11.3 (ablations on its quick "
                "form, 2,000 rows per corpus); the features added for the behavioural suite (verbs of hatred, "
                "negation and reported-speech marking, body parts) were kept only where it moved no corpus beyond "
@@ -530,6 +530,8 @@ def main() -> None:
     if args.record and (args.no_protocol or args.quick or args.corpora or args.params or args.weights
                         or args.drop_label):
         parser.error("--record takes the full protocol of the shipped recipe: no --quick, ablation or --no-protocol")
+    if args.record and (version := artifacts.read_card(args.record).get("version")) != ABUSE_VERSION:
+        parser.error(f"--record: {args.record} is {version}, the recipe this code fits is {ABUSE_VERSION}")
     python = peer_python(args.peer_python)
     with tempfile.TemporaryDirectory(prefix="abuse-bench-") as folder:
         tmp = Path(folder)

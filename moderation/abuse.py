@@ -85,6 +85,14 @@ def unmarked_words(texts: list[str], spans: list[set[int]], min_count: int = UNM
     return frozenset(w for w, n in seen.items() if n >= min_count and (marked[w] + 0.5) / (n + 2) < max_rate)
 
 
+def fit_calibrator(scores: np.ndarray, labels: np.ndarray) -> Linear:
+    """A head's calibration: a sigmoid of its decision scores (Platt), fitted on out-of-fold scores; its
+    ``probability(scores[:, None])`` is the calibrated probability."""
+    from sklearn.linear_model import LogisticRegression
+
+    return Linear.of(LogisticRegression(C=1e4).fit(scores[:, None], labels))
+
+
 def make_views(word_ngrams=(1, 2), char_ngrams=(3, 5), max_features=100_000, min_df=2,
                generalized_ngrams=(1, 3)) -> dict[str, WordTfidf | CharTfidf]:
     """Word and char_wb TF-IDF of the normalised text, side by side (char n-grams catch spellings words miss),
@@ -174,7 +182,6 @@ class AbuseModel(Classifier):
         (``unmarked_words``) are never reasons; every word may be one when None.
         """
         import pandas as pd
-        from sklearn.linear_model import LogisticRegression
 
         texts = _as_texts(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
@@ -199,7 +206,7 @@ class AbuseModel(Classifier):
                 everywhere if calibrate_on is None else calibrate_on)
             use = np.asarray(target, bool)[known]
             use = use if np.unique(labels[use]).size == 2 else np.ones(known.sum(), bool)
-            self.calibrators_[category] = Linear.of(LogisticRegression(C=1e4).fit(oof[use, None], labels[use]))
+            self.calibrators_[category] = fit_calibrator(oof[use], labels[use])
         return self
 
     def fit_features(self, texts: list[str]):

@@ -83,6 +83,12 @@ def target_rows(table: pd.DataFrame, category: str) -> np.ndarray:
     return labelled.to_numpy()
 
 
+def review_rule(category: str) -> dict:
+    """How a head's review threshold is picked (``pick_thresholds``' keyword): by recall for abuse and threats, at
+    0.5 ("more likely than not") for the rest."""
+    return {"approve_miss": APPROVE_MISS} if category in REVIEW_BY_RECALL else {"review_at": 0.5}
+
+
 def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], seconds: float,
                fairness: bool = True) -> dict:
     """Cross-validated figures per category and corpus, thresholds and their reasoning, fairness."""
@@ -95,8 +101,7 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
             name: binary_metrics(labels[corpus == name], proba[corpus == name]) for name in np.unique(corpus)}
         target = target_rows(table, category)[rows]
         calibration[category] = reliability_table(labels[target], proba[target])
-        rule = {"approve_miss": APPROVE_MISS} if category in REVIEW_BY_RECALL else {"review_at": 0.5}
-        thresholds[category] = pick_thresholds(labels[target], proba[target], **rule)
+        thresholds[category] = pick_thresholds(labels[target], proba[target], **review_rule(category))
         rates[category] = decision_rates(labels[target], proba[target], thresholds[category])
         per_corpus[category] = {name: decision_rates(labels[target & (corpus == name)],
                                                      proba[target & (corpus == name)], thresholds[category])
