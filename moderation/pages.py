@@ -84,7 +84,10 @@ _NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|{_PRONOUN}|on\b|by\b|p
 _PERSON = (r"(?P<author>(?-i:(?:[A-Z][\w'’-]*\.?|[A-Z]\.)(?:\s(?:[A-Z][\w'’-]*\.?|[A-Z]\.)){0,2})"
            r"|(?=[\w.-]*[a-z])[\w.-]{3,30})(?![:,])")  # Capitalised words or one handle, not a "Label:"
 _AGO = r"\d+\s(?:second|minute|hour|day|week|month|year)s?\sago(?:\s?\(\s?[\d:]+\s?[ap]m\))?"
-_TAIL = r"[\s|.,:-]*(?:reply|report as abuse|permalink|\(#\d+\)|journal|@\w{1,30})?[\s|.,:-]*"
+_TAIL_SEP = r"[\s|.,:·•#→↓-]*"
+_BUTTON = r"(?:reply|report(?:\sas\sabuse)?|flag|permalink|share|quote|like|edit|delete|link|log\sin\sto(?:\sreply)?)"
+_BUTTONS = rf"(?:{_TAIL_SEP}(?<!\w){_BUTTON})+{_TAIL_SEP}"  # "· Reply ↓", "| Permalink | Reply": the header's own
+_TAIL = rf"(?:{_BUTTONS}|{_TAIL_SEP}(?:\(#\d+\)|journal|@\w{{1,30}})?{_TAIL_SEP})"
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ FORMATS: tuple[HeaderFormat, ...] = (
 
 NAME_LINE = FORMATS[-2]
 _NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|tracked)\b", re.IGNORECASE)
+_ONLY_BUTTONS = re.compile(_BUTTONS, re.IGNORECASE)  # "Reply", "Log in to": no name
 _LABEL = re.compile(r":(?!\d)")  # "Source: ...": a colon not inside a time
 _CUE = re.compile(r"\d|wrote|says|said|added", re.IGNORECASE)  # a line without one cannot be a header
 _DATE_LINE = FORMATS[-1].pattern
@@ -231,7 +235,7 @@ def _plausible_author(name: str | None) -> bool:
     if not name:
         return False
     name = name.strip(" -|,:")
-    if _SEARCH_STAMP.search(name) or _NOT_NAME.search(name):
+    if _SEARCH_STAMP.search(name) or _NOT_NAME.search(name) or _ONLY_BUTTONS.fullmatch(name):
         return False
     return (0 < len(name) <= 60 and re.search(r"[^\W\d_]", name) is not None
             and len(name.split()) <= MAX_AUTHOR_WORDS and not re.search(r"(?:[!?]|[^\W\d_]{2}\.)$", name.rstrip(")"))

@@ -252,6 +252,27 @@ def test_a_time_repeated_after_the_stamp_still_closes_a_comment():
         (None, "2012-08-09T14:15:00", "California Gary\n\nIt takes me back.")]
 
 
+@pytest.mark.parametrize("buttons", ["Reply", "· Reply ↓", "| Permalink | Reply", "Log in to Reply", "• Like",
+                                     "Reply Report", "#"])
+def test_a_header_may_end_in_its_own_buttons(buttons):
+    """Comment systems print their buttons on the header line; they neither hide the header nor pass for a name
+    (a date line ending in "Reply" is no date followed by an author called Reply)."""
+    for first, second in (("Jo Roe says:", "Al Poe says:"), ("Jo Roe", "Al Poe")):
+        article = parse_page(page(first, f"November 8, 2012 at 8:22 am {buttons}", "Great article.", "",
+                                  second, f"November 9, 2012 at 9:00 am {buttons}", "I disagree."))
+        assert [(c.author, c.posted_at, c.text) for c in article.comments] == [
+            ("Jo Roe", "2012-11-08T08:22:00", "Great article."), ("Al Poe", "2012-11-09T09:00:00", "I disagree.")]
+    article = parse_page(page(f"Jo Roe on November 8, 2012 at 8:22 am {buttons}", "Great article.", "",
+                              f"Al Poe on November 9, 2012 at 9:00 am {buttons}", "I disagree."))
+    assert [c.author for c in article.comments] == ["Jo Roe", "Al Poe"]
+    assert article.body == ARTICLE
+
+
+def test_buttons_alone_are_no_header():
+    """Buttons under an article's closing lines, with no date or name beside them, give no comment."""
+    assert parse_page(page("Thanks for reading.", "Share | Like", "", "Reply", "")).comments == []
+
+
 def test_names_alone_between_blank_lines_after_an_author_bio_head_comments():
     """After an article's end (an author bio, "Related Posts", a comments heading) a name alone between blank lines
     opens a comment; the same lines anywhere else may be subheadings and give nothing."""
