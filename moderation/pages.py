@@ -416,9 +416,10 @@ def _spans(hits: list[_Hit], lines: list[str]) -> tuple[bool, list[tuple[int, in
 
 
 def _author_above(lines: list[str], line: int) -> int | None:
-    """The line just above a bare date line, when it holds a name."""
+    """The line just above a bare date line, when it holds a name; a blank or a line of buttons ("Reply") may stand
+    between them."""
     above = line - 1
-    while above >= 0 and not lines[above] and line - above <= 2:
+    while above >= 0 and (not lines[above] or _ONLY_BUTTONS.fullmatch(lines[above])) and line - above <= 2:
         above -= 1
     if above >= 0 and lines[above] and _plausible_author(lines[above]) and len(lines[above]) <= 60:
         return above

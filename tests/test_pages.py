@@ -268,6 +268,12 @@ def test_a_header_may_end_in_its_own_buttons(buttons):
     assert article.body == ARTICLE
 
 
+def test_a_line_of_buttons_may_stand_between_the_name_and_its_date():
+    article = parse_page(page("Jo Roe", "Reply", "November 8, 2012 at 8:22 am", "Great article.", "",
+                              "Al Poe", "Reply", "November 9, 2012 at 9:00 am", "I disagree."))
+    assert [(c.author, c.text) for c in article.comments] == [("Jo Roe", "Great article."), ("Al Poe", "I disagree.")]
+
+
 def test_buttons_alone_are_no_header():
     """Buttons under an article's closing lines, with no date or name beside them, give no comment."""
     assert parse_page(page("Thanks for reading.", "Share | Like", "", "Reply", "")).comments == []
