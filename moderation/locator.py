@@ -8,8 +8,8 @@ before and after it differ. A line model picks the line most likely to open the 
 section model, fitted on the picks a line model made on pages it never saw, decides whether that pick opens real
 comments at all, so that finding the start and deciding that there are comments are two questions, each with its
 own evidence. The section counts when the section model's log-odds reach the threshold chosen by cross-validation
-grouped by site. The locator looks only at pages with a dated tail (``dated_tail``). ``train_locator`` made
-``models/locator.joblib``.
+grouped by site. The locator looks only at pages with a dated tail (``dated_tail``) and places no section that holds
+no text (``holds_text``). ``train_locator`` made ``models/locator.joblib``.
 """
 
 from __future__ import annotations
@@ -160,6 +160,18 @@ def dated_tail(lines: Sequence[str]) -> bool:
     return False
 
 
+def holds_text(lines: Sequence[str], start: int) -> bool:
+    """Some line from ``start`` on says something: it is not a name alone, a short dated line or a button.
+
+    An author's sign-off under an article ("Ian Lynam" over "October 8, 2012") or a source line looks like a
+    comment's header, but a section with nothing else in it holds no comment.
+    """
+    from moderation.pages import _FURNITURE, _SEARCH_STAMP, MAX_HEADER, NAME_LINE
+
+    return any(line and not _FURNITURE.match(line) and not NAME_LINE.pattern.match(line)
+               and not (len(line) <= MAX_HEADER and _SEARCH_STAMP.search(line)) for line in lines[start:])
+
+
 def pick(log_odds: np.ndarray) -> int | None:
     """The row most likely to open the comments; never the page's first line, None on a page of under two lines."""
     return 1 + int(np.argmax(log_odds[1:])) if len(log_odds) >= 2 else None
@@ -225,10 +237,12 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
         return Located(int(rows[row]), float(score))
 
     def locate(self, lines: Sequence[str]) -> int | None:
-        """The line where the comments start, or None when the page has no dated tail or the evidence is below the
-        threshold."""
+        """The line where the comments start, or None when the page has no dated tail, the evidence is below the
+        threshold or the section would hold no text (``holds_text``)."""
         found = self.best(lines) if dated_tail(lines) else None
-        return found.line if found is not None and found.score >= self.threshold else None
+        if found is None or found.score < self.threshold or not holds_text(lines, found.line):
+            return None
+        return found.line
 
 
 # --- training ---------------------------------------------------------------------------------------
@@ -328,7 +342,7 @@ def choose_threshold(best: Sequence[Located | None], starts: Sequence[int | None
     """The lowest threshold at which the locator fires on at most ``invented`` of the eligible comment-less pages.
 
     Eligible pages are those the header table leaves without comments: only there does the locator run (``best`` is
-    None where it gives no pick, a page without a dated tail among them).
+    None where it gives no pick, a page without a dated tail or a pick whose section holds no text among them).
     """
     negatives = sorted((b.score for b, s, e in zip(best, starts, eligible, strict=True)
                         if e and s is None and b is not None), reverse=True)
@@ -358,7 +372,8 @@ def fit_locator(pages: Sequence[dict], C: float = 0.1, section_C: float = 0.03, 
 
     Folds are grouped by site (``corpora.offtopic.site_groups``). The section model is fitted on picks made out of
     fold, as it will meet them on new pages; its threshold lets the locator fire on at most ``invented`` of the
-    comment-less pages the header table leaves alone, out of fold, where it runs only on those with a dated tail.
+    comment-less pages the header table leaves alone, out of fold, where it runs only on those with a dated tail and
+    keeps only picks whose section holds text.
     """
     from moderation.corpora.offtopic import site_groups
     from moderation.pages import _lines
@@ -366,8 +381,9 @@ def fit_locator(pages: Sequence[dict], C: float = 0.1, section_C: float = 0.03, 
     table = page_table(pages)
     fold_pages = _folds(table, np.array(site_groups([page["text"] for page in pages])), folds)
     picks = out_of_fold_picks(table, fold_pages, C)
-    dated = [dated_tail(_lines(page["text"])) for page in pages]
-    best = [b if d else None for b, d in zip(out_of_fold(table, picks, fold_pages, C, section_C), dated, strict=True)]
+    texts = [_lines(page["text"]) for page in pages]
+    best = [b if b is not None and dated_tail(lines) and holds_text(lines, b.line) else None
+            for b, lines in zip(out_of_fold(table, picks, fold_pages, C, section_C), texts, strict=True)]
     eligible = fallback_pages(pages)
     threshold = choose_threshold(best, table.starts, eligible, invented)
     model = CommentLocator(C=C, section_C=section_C, threshold=threshold).fit(table.X, table.y, picks.X, picks.real)
@@ -462,7 +478,7 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
 def locator_metrics(best: Sequence[Located | None], starts: Sequence[int | None], eligible: Sequence[bool],
                     threshold: float) -> dict:
     """Out-of-fold: how often the locator fires where it runs, and whether it then finds the gold start (``best`` is
-    None on the pages it does not run on, those without a dated tail)."""
+    None on the pages it does not run on, those without a dated tail, and where its section holds no text)."""
     fired = [b is not None and b.score >= threshold for b in best]
     with_comments = [n for n, s in enumerate(starts) if s is not None and eligible[n]]
     without = [n for n, s in enumerate(starts) if s is None and eligible[n]]

@@ -17,6 +17,7 @@ from moderation.locator import (
     dated_tail,
     dragnet_pages,
     fit_locator,
+    holds_text,
     line_features,
     out_of_fold_picks,
     pick,
@@ -69,6 +70,19 @@ def test_the_locator_looks_only_at_pages_with_a_date_or_time_in_a_short_line_of_
     assert not dated_tail(["May 3, 2012", ARTICLE, MORE])  # a dateline at the top is the article's
     assert not dated_tail([ARTICLE, f"{MORE} It passed at 10:05 pm on May 3."])  # a time in prose is no header
     assert not parse_page("\n\n".join(undated), locator=clone(shipped_locator()).set_params(threshold=-np.inf)).comments
+
+
+def test_the_locator_places_no_section_that_holds_no_text():
+    """An author's sign-off or a source line under an article looks like a header, but says nothing itself."""
+    signed = ["Title", "", ARTICLE, "", "Ian Lynam", "October 8, 2012"]
+    assert not holds_text(signed, 4)
+    assert not holds_text(["Title", "", ARTICLE, "", "SOURCE: Cancer, online January 25, 2016.", "Share"], 4)
+    assert holds_text(["Title", "", ARTICLE, "", "thekar", "", "so true"], 4)
+    assert holds_text(PAGE.split("\n"), len(PAGE.split("\n")) - 4)
+    eager = clone(shipped_locator()).set_params(threshold=-np.inf)
+    eager.line_model_, eager.section_model_ = shipped_locator().line_model_, shipped_locator().section_model_
+    assert eager.locate(signed) is None
+    assert parse_page("\n".join(signed), locator=eager).body.endswith("Ian Lynam")
 
 
 def test_a_page_still_holding_the_publisher_separator_is_split_there():
