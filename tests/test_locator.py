@@ -11,6 +11,7 @@ from sklearn.base import clone
 from moderation import artifacts
 from moderation.artifacts import shipped_dir
 from moderation.locator import (
+    INVENTED,
     CommentLocator,
     PageTable,
     _folds,
@@ -47,7 +48,7 @@ def test_fit_on_a_small_sample_chooses_a_threshold_out_of_fold(small_fit):
     assert np.isfinite(small_fit.model.threshold)
     metrics = small_fit.metrics
     assert metrics["eligible_pages_without_comments"] > 0
-    assert metrics["fired_on_those"] <= 0.005 * metrics["eligible_pages_without_comments"] + 1
+    assert metrics["fired_on_those"] <= int(INVENTED * metrics["eligible_pages_without_comments"])
     rows, features = line_features(PAGE.split("\n"))
     probabilities = small_fit.model.predict_proba(features)
     assert probabilities.shape == (len(rows), 2) and list(small_fit.model.classes_) == [0, 1]
