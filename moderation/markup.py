@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from moderation.pages import _FURNITURE, _SEARCH_STAMP, Comment, _join, _lines, comment_fields, to_iso
+from moderation.pages import _FURNITURE, _SEARCH_STAMP, Comment, _join, _lines, comment_fields, stamp_iso
 
 BLOCKS = ("p,div,br,h1,h2,h3,h4,h5,h6,li,tr,td,th,blockquote,article,section,header,footer,pre,"
           "dt,dd,table,ul,ol,hr,aside,figure,figcaption,address,main,form")
@@ -83,7 +83,7 @@ def iso(value: str | None) -> str | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
     except ValueError:
         match = _SEARCH_STAMP.search(value)
-        return to_iso(match["date"], match["time"], match["zone"]) if match else None
+        return stamp_iso(match) if match else None
 
 
 def _classes(node: LexborNode) -> list[str]:

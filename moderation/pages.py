@@ -78,7 +78,8 @@ _TIME = r"\d{1,2}:\d\d(?::\d\d)?(?:\s?[ap]\.?m\b\.?)?"
 _ZONE = r"(?:[ECMPA][SD]T|AK[SD]T|H[SD]T|[ECMP]T|UTC|GMT)\b"
 _SEP = rf"(?:,?\s{{0,2}}(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|[·•-]\s|/{{1,2}}\s?|\|\s)?)"
 _REPEATED = rf"(?:\sat\s{_TIME})?"  # CNN writes the time twice: "August 9, 2012 02:07 pm at 2:07 pm"
-STAMP = rf"(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?{_REPEATED})?"
+_TIME_FIRST = rf"(?:(?P<time_first>{_TIME})(?:\s(?P<zone_first>{_ZONE}))?,?\s(?:on\s)?)?"  # "8:22 am on Nov 8, 2012"
+STAMP = rf"{_TIME_FIRST}(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?{_REPEATED})?"
 _PRONOUN = r"(?:he|she|it|they|we|you|i|what|who|which|this|that|there)\b(?!\.)"
 _NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|{_PRONOUN}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
 _PERSON = (r"(?P<author>(?-i:(?:[A-Z][\w'’-]*\.?|[A-Z]\.)(?:\s(?:[A-Z][\w'’-]*\.?|[A-Z]\.)){0,2})"
@@ -219,6 +220,11 @@ def to_iso(date: str | None, time: str | None = None, zone: str | None = None) -
     return stamp.isoformat()
 
 
+def stamp_iso(match: re.Match[str]) -> str | None:
+    """ISO-8601 for a match of ``STAMP``, whose time may stand before its date or after it."""
+    return to_iso(match["date"], match["time"] or match["time_first"], match["zone"] or match["zone_first"])
+
+
 # --- text -------------------------------------------------------------------------------------------
 def _lines(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ").replace("\t", " ")
@@ -259,7 +265,7 @@ def _match(fmt: HeaderFormat, line: str) -> _Hit | None:
     author = groups.get("author")
     if "author" in groups and not _plausible_author(author):
         return None
-    posted = to_iso(groups.get("date"), groups.get("time"), groups.get("zone"))
+    posted = stamp_iso(match) if "date" in groups else None
     return _Hit(-1, author.strip(" -|,:") if author else None, posted)
 
 
@@ -268,7 +274,7 @@ def _next_date(lines: list[str], line: int) -> str | None:
     for following in lines[line + 1:line + 6]:
         stamp = _DATE_LINE.match(following) if len(following) <= MAX_HEADER else None
         if stamp:
-            return to_iso(stamp["date"], stamp["time"], stamp["zone"])
+            return stamp_iso(stamp)
     return None
 
 
@@ -385,7 +391,7 @@ def _clean(lines: list[str]) -> tuple[str, str | None]:
     for line in lines:
         stamp = _DATE_LINE.match(line) if len(line) <= MAX_HEADER else None
         if stamp:
-            posted = posted or to_iso(stamp["date"], stamp["time"], stamp["zone"])
+            posted = posted or stamp_iso(stamp)
             continue
         if _FURNITURE.match(line) or _TIME_ONLY.match(line):
             continue
@@ -523,7 +529,7 @@ def located_comments(lines: list[str], start: int) -> list[Comment]:
         stamp = next((m for line in part[:3] if len(line) <= MAX_HEADER and (m := _SEARCH_STAMP.search(line))), None)
         text = _join([line for line in part if not _FURNITURE.match(line)])
         if text:
-            posted = to_iso(stamp["date"], stamp["time"], stamp["zone"]) if stamp else None
+            posted = stamp_iso(stamp) if stamp else None
             comments.append(Comment(len(comments), None, posted, text))
     return comments
 
@@ -556,7 +562,7 @@ def _published(lines: list[str]) -> tuple[int, str] | None:
     """The first dated short line near the top: the dateline."""
     for n, line in enumerate(lines[:40]):
         match = _SEARCH_STAMP.search(line) if 0 < len(line) <= MAX_HEADER else None
-        if match and (iso := to_iso(match["date"], match["time"], match["zone"])):
+        if match and (iso := stamp_iso(match)):
             return n, iso
     return None
 

@@ -268,6 +268,18 @@ def test_a_header_may_end_in_its_own_buttons(buttons):
     assert article.body == ARTICLE
 
 
+@pytest.mark.parametrize(("stamp", "posted"), [("8:22 am, November 8, 2012", "2012-11-08T08:22:00"),
+                                               ("8:22 AM on Nov 8, 2012", "2012-11-08T08:22:00"),
+                                               ("8:22AM EST Nov 8 2012", "2012-11-08T08:22:00-05:00")])
+def test_a_stamp_may_give_its_time_before_its_date(stamp, posted):
+    """Some sites write the time first; as a header's stamp or as a dateline it reads like any other."""
+    for header in (f"Jo Roe {stamp}", f"Jo Roe\n{stamp}"):
+        article = parse_page(page(header, "Great article.", "", header.replace("Jo Roe", "Al Poe"), "I disagree."))
+        assert [(c.author, c.posted_at) for c in article.comments] == [("Jo Roe", posted), ("Al Poe", posted)]
+    dated = parse_page(f"Library to close\n{stamp} | Permalink\n\n{ARTICLE}")
+    assert (dated.published_at, dated.comments, dated.body) == (posted, [], ARTICLE)
+
+
 def test_a_line_of_buttons_may_stand_between_the_name_and_its_date():
     article = parse_page(page("Jo Roe", "Reply", "November 8, 2012 at 8:22 am", "Great article.", "",
                               "Al Poe", "Reply", "November 9, 2012 at 9:00 am", "I disagree."))
