@@ -73,7 +73,7 @@ _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _WEEKDAY = r"(?:mon|tue|tues|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(?:day)?\b\.?"
 _DATE = (rf"(?:(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY},?\s(?:\d{{4}}|'\d\d)|{_DAY}\.?\s{_MONTH},?\s(?:\d{{4}}|'?\d\d\b)"
-         rf"|{_MONTH}\s{_DAY}\b(?!,?\s\d)|\d{{4}}-\d\d-\d\d|\d{{1,2}}[/.]\d{{1,2}}[/.]\d\d(?:\d\d)?\b))")
+         rf"|{_MONTH}\s{_DAY}\b(?!,?\s\d)|\d{{4}}(?:-\d\d-\d\d|/\d\d/\d\d)\b|\d{{1,2}}[/.]\d{{1,2}}[/.]\d\d(?:\d\d)?\b))")
 _TIME = r"\d{1,2}:\d\d(?::\d\d)?(?:\s?[ap]\.?m\b\.?)?"
 _ZONE = r"(?:[ECMPA][SD]T|AK[SD]T|H[SD]T|[ECMP]T|UTC|GMT)\b"
 _SEP = rf"(?:,?\s{{0,2}}(?:{_WEEKDAY},?\s)?(?:at\s|@\s?|[·•-]\s|/{{1,2}}\s?|\|\s)?)"
@@ -180,7 +180,7 @@ def _ymd(date: str) -> tuple[int, int, int] | None:
         if len(numbers) < 2:
             return None
         day, year = numbers[0], numbers[-1]
-    elif re.fullmatch(r"\d{4}-\d\d-\d\d", low):
+    elif re.fullmatch(r"\d{4}(?:-\d\d-\d\d|/\d\d/\d\d)", low):  # year first
         year, month, day = numbers
     elif len(numbers) == 3:
         month, day, year = numbers if numbers[0] <= 12 else (numbers[1], numbers[0], numbers[2])

@@ -280,6 +280,13 @@ def test_a_stamp_may_give_its_time_before_its_date(stamp, posted):
     assert (dated.published_at, dated.comments, dated.body) == (posted, [], ARTICLE)
 
 
+def test_a_year_first_slashed_date_is_one_date():
+    """"2012/11/08" is the 8th of November, not a name ending in "20" dated 11 December 2008."""
+    article = parse_page(page("Jo Roe 2012/11/08 08:22", "Great article.", "", "Al Poe 2012/11/09 09:00", "No."))
+    assert [(c.author, c.posted_at) for c in article.comments] == [("Jo Roe", "2012-11-08T08:22:00"),
+                                                                 ("Al Poe", "2012-11-09T09:00:00")]
+
+
 def test_a_line_of_buttons_may_stand_between_the_name_and_its_date():
     article = parse_page(page("Jo Roe", "Reply", "November 8, 2012 at 8:22 am", "Great article.", "",
                               "Al Poe", "Reply", "November 9, 2012 at 9:00 am", "I disagree."))
@@ -344,6 +351,7 @@ def test_unknown_format_and_quoted_speech_give_no_comments():
     ("July 12, 2012", "01:17 PM", "ET", "2012-07-12T13:17:00-04:00"),
     ("10/28/12", "12:05 AM", None, "2012-10-28T00:05:00"),
     ("25 Oct 2012", None, None, "2012-10-25"),
+    ("2012/11/08", "08:22", None, "2012-11-08T08:22:00"),
     ("Tuesday July 24", "11:29AM", None, None),
     ("February 30, 2012", None, None, None),
 ])
@@ -398,3 +406,4 @@ def test_cli_parse_pages_flat_stdin_and_a_missing_file(tmp_path):
     assert result.exit_code == 0
     assert json.loads(result.stdout)["page"] == "-"
     assert len(json.loads(result.stdout)["comments"]) == 2
+
