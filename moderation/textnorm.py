@@ -78,6 +78,10 @@ RULES: tuple[Rule, ...] = (
     Rule(re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});"), lambda m: html.unescape(m.group(0)),
          _has_any("&")),
     Rule(re.compile(r"https?://\S+|www\.\S+"), " url ", lambda text: "http" in text or "www." in text),
+    # a mention (@user, @Doc62) names an account, not what is said to it; as a word it taught the models each
+    # platform's share of abuse (left-out tweets: ROC AUC 0.58 kept, 0.73 dropped), so it is dropped, except
+    # "@ss", "@$$": the look-alike spelling below undoes
+    Rule(re.compile(r"(?<![\w@$!|])@(?![sS$]{2})\w+"), "", _has_any("@")),
     Rule(re.compile(r"[A-Z]+"), lambda m: m.group(0).lower(), whole=lambda text: text.translate(_ASCII_LOWER)),
     Rule(re.compile(r"[^\x00-\x7f]"), lambda m: _fold(m.group(0)), lambda text: not text.isascii()),
     # a word mixing letters with look-alike digits or symbols: 1d10t, sh1t, a$$, @ss, b!tch

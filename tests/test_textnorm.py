@@ -23,10 +23,16 @@ from moderation.textnorm import RULES, normalize, normalize_with_offsets, origin
         (r"Holder\xe2\x80\x99s\nnext", "holder’s\nnext"),
         ("Tom &amp; Jerry", "tom & jerry"),
         ("see http://example.com/x now", "see  url  now"),
+        ("@user @Doc62 you are right", "  you are right"),
+        ("what an @ss", "what an ass"),
     ],
 )
 def test_normalize_undoes_obfuscation(raw, expected):
     assert normalize(raw) == expected
+
+
+def test_an_address_is_not_a_mention():
+    assert "example" in normalize("mail me at jo@example.com")
 
 
 @pytest.mark.parametrize("kept", ["2013 at 9:38am", "the 1st of 80s", "mp3 user123", "I am a gay Muslim woman"])
