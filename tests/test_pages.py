@@ -406,4 +406,3 @@ def test_cli_parse_pages_flat_stdin_and_a_missing_file(tmp_path):
     assert result.exit_code == 0
     assert json.loads(result.stdout)["page"] == "-"
     assert len(json.loads(result.stdout)["comments"]) == 2
-
