@@ -124,13 +124,8 @@ def bias_metrics(texts, y, p, terms=IDENTITY_TERMS) -> dict:
     low when civil mentions of the term score above abuse elsewhere; BNSP the reverse.
     """
     y, p = np.asarray(y, int), np.asarray(p, float)
-    lowered = [str(t).lower() for t in texts]
     out = {}
-    for term in terms:
-        pattern = re.compile(rf"\b{re.escape(term)}\b")
-        sub = np.fromiter((bool(pattern.search(t)) for t in lowered), bool, len(lowered))
-        if not sub.any():
-            continue
+    for term, sub in _naming(texts, terms):
         neg, pos = sub & (y == 0), sub & (y == 1)
         bpsn, bnsp = neg | (~sub & (y == 1)), pos | (~sub & (y == 0))
         out[term] = {
@@ -141,6 +136,24 @@ def bias_metrics(texts, y, p, terms=IDENTITY_TERMS) -> dict:
             "bnsp_auc": _round(_auc(y[bnsp], p[bnsp])),
         }
     return out
+
+
+def civil_flagged(texts, y, flags: dict[str, np.ndarray], terms=IDENTITY_TERMS) -> dict:
+    """Per identity term, the share of its civil sentences (``y == 0``) each rule of ``flags`` (a boolean per text)
+    sends to review: what moderators see of a group's civil mentions, at the thresholds a site really uses."""
+    civil = np.asarray(y, int) == 0
+    return {term: {name: round(float(flag[sub & civil].mean()), 4) for name, flag in flags.items()}
+            for term, sub in _naming(texts, terms) if (sub & civil).any()}
+
+
+def _naming(texts, terms):
+    """(term, mask of the texts naming it) for each term some text names."""
+    lowered = [str(t).lower() for t in texts]
+    for term in terms:
+        pattern = re.compile(rf"\b{re.escape(term)}\b")
+        sub = np.fromiter((bool(pattern.search(t)) for t in lowered), bool, len(lowered))
+        if sub.any():
+            yield term, sub
 
 
 def _round(value: float | None) -> float | None:

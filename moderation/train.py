@@ -19,6 +19,7 @@ from moderation.evaluate import (
     bias_metrics,
     binary_metrics,
     cell,
+    civil_flagged,
     decision_rates,
     labels_report,
     pick_thresholds,
@@ -149,18 +150,23 @@ def abuse_card(model: AbuseModel, table: pd.DataFrame, corpora: list[Corpus], se
         "decision_rates_at_thresholds": rates,
         "decision_rates_per_corpus": per_corpus,
         "abusive_review_tradeoff": tradeoff,
-        "fairness": fairness_card(model) if fairness else "not measured (quick training)",
+        "fairness": fairness_card(model, thresholds) if fairness else "not measured (quick training)",
         "train_seconds": round(seconds, 1),
     }
 
 
-def fairness_card(model: AbuseModel) -> dict:
-    """Unintended identity bias on Jigsaw's madlibs, which no head is trained on."""
+def fairness_card(model: AbuseModel, thresholds: dict) -> dict:
+    """Unintended identity bias on Jigsaw's madlibs, which no head is trained on: of ``p_abusive`` (per-term AUCs,
+    false positives at 0.5), and per term the share of civil sentences each head's review threshold flags."""
     fair = madlibs()
-    fair_p = model.predict_proba(fair["text"])[:, list(model.classes_).index("abusive")]
+    proba = model.predict_proba(fair["text"])
+    flags = {str(c): proba[:, n] >= thresholds[c]["review"] for n, c in enumerate(model.classes_)}
+    flags = {"any": np.logical_or.reduce(list(flags.values()))} | flags
+    fair_p = proba[:, list(model.classes_).index("abusive")]
     return {"data": "abuse/conversationai-bias/bias_madlibs_77k.csv.gz (never trained on)",
             "abusive_overall": binary_metrics(fair["label"], fair_p),
-            "per_identity_term": bias_metrics(fair["text"], fair["label"], fair_p)}
+            "per_identity_term": bias_metrics(fair["text"], fair["label"], fair_p),
+            "civil_flagged_per_term": civil_flagged(fair["text"], fair["label"], flags)}
 
 
 def save_timed(model, out: str | Path, card: dict) -> dict:

@@ -1,6 +1,8 @@
 import pytest
 
-from moderation.evaluate import calibration_error, decision_rates
+import numpy as np
+
+from moderation.evaluate import calibration_error, civil_flagged, decision_rates
 from moderation.train import abuse_card
 
 
@@ -9,6 +11,13 @@ def test_calibration_error_weighs_each_bins_gap_by_its_size():
     in a bin of its own adds its whole gap, weighted by a quarter."""
     assert calibration_error([0, 0, 0, 1], [0.05, 0.05, 0.05, 0.95]) == pytest.approx(0.05)
     assert calibration_error([0, 0, 0, 0], [0.05, 0.05, 0.05, 0.95]) == pytest.approx(0.75 * 0.05 + 0.25 * 0.95)
+
+
+def test_civil_flagged_counts_each_terms_civil_sentences_only():
+    texts = ["Muslims are my neighbours", "I hate Muslims", "Gay people are nice", "Gay people are fine", "Hello"]
+    flags = {"hate": np.array([True, True, False, False, True]), "any": np.array([True, True, True, False, True])}
+    out = civil_flagged(texts, [0, 1, 0, 0, 0], flags, terms=("muslims", "gay", "jewish"))
+    assert out == {"muslims": {"hate": 1.0, "any": 1.0}, "gay": {"hate": 0.0, "any": 0.5}}
 
 
 def test_the_card_gives_each_corpus_its_own_decision_rates_at_the_pooled_thresholds(tiny_abuse, tiny_table):
