@@ -1,6 +1,5 @@
-import pytest
-
 import numpy as np
+import pytest
 
 from moderation.evaluate import calibration_error, civil_flagged, decision_rates
 from moderation.train import abuse_card
