@@ -6,6 +6,7 @@ Pure functions over labels and probabilities, shared by training (model cards), 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -146,7 +147,7 @@ def civil_flagged(texts, y, flags: dict[str, np.ndarray], terms=IDENTITY_TERMS) 
             for term, sub in _naming(texts, terms) if (sub & civil).any()}
 
 
-def _naming(texts, terms):
+def _naming(texts, terms) -> Iterator[tuple[str, np.ndarray]]:
     """(term, mask of the texts naming it) for each term some text names."""
     lowered = [str(t).lower() for t in texts]
     for term in terms:
