@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +174,16 @@ def holds_text(lines: Sequence[str], start: int) -> bool:
                and not (len(line) <= MAX_HEADER and _SEARCH_STAMP.search(line)) for line in lines[start:])
 
 
+def placed(lines: Sequence[str], find: Callable[[], Located | None]) -> Located | None:
+    """The pick the locator may place on a page: only on a page with a dated tail (elsewhere ``find`` is not even
+    called) and only where its section holds text. Fitting and scoring both go through here, so the threshold is
+    chosen among exactly the picks the locator will place."""
+    if not dated_tail(lines):
+        return None
+    found = find()
+    return found if found is not None and holds_text(lines, found.line) else None
+
+
 def pick(log_odds: np.ndarray) -> int | None:
     """The row most likely to open the comments; never the page's first line, None on a page of under two lines."""
     return 1 + int(np.argmax(log_odds[1:])) if len(log_odds) >= 2 else None
@@ -241,10 +251,8 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
     def locate(self, lines: Sequence[str]) -> int | None:
         """The line where the comments start, or None when the page has no dated tail, the evidence is below the
         threshold or the section would hold no text (``holds_text``)."""
-        found = self.best(lines) if dated_tail(lines) else None
-        if found is None or found.score < self.threshold or not holds_text(lines, found.line):
-            return None
-        return found.line
+        found = placed(lines, lambda: self.best(lines))
+        return found.line if found is not None and found.score >= self.threshold else None
 
 
 # --- training ---------------------------------------------------------------------------------------
@@ -384,7 +392,7 @@ def fit_locator(pages: Sequence[dict], C: float = 0.1, section_C: float = 0.03, 
     fold_pages = _folds(table, np.array(site_groups([page["text"] for page in pages])), folds)
     picks = out_of_fold_picks(table, fold_pages, C)
     texts = [_lines(page["text"]) for page in pages]
-    best = [b if b is not None and dated_tail(lines) and holds_text(lines, b.line) else None
+    best = [placed(lines, lambda b=b: b)
             for b, lines in zip(out_of_fold(table, picks, fold_pages, C, section_C), texts, strict=True)]
     eligible = fallback_pages(pages)
     threshold = choose_threshold(best, table.starts, eligible, invented)
