@@ -442,9 +442,11 @@ def _reply_to(text: str, lowered: dict[str, str]) -> str | None:
     return lowered.get(at.group(1).rstrip(":,").lower()) if at else None
 
 
-def _spaced_name(lines: list[str], number: int) -> _Hit | None:
-    """A name alone between blank lines with a paragraph after it (a subheading looks the same: see _after_end)."""
-    if not (0 < number < len(lines) - 2 and not lines[number - 1] and not lines[number + 1] and lines[number + 2]
+def _name_heading(lines: list[str], number: int) -> _Hit | None:
+    """A name alone after a blank line with its paragraph under it, right below or after one blank line (a
+    subheading looks the same: see _after_end)."""
+    below = number + 1 if number + 1 < len(lines) and lines[number + 1] else number + 2
+    if not (number > 0 and below < len(lines) and not lines[number - 1] and lines[below]
             and len(lines[number]) <= MAX_NAME_LINE):
         return None
     hit = _match(NAME_LINE, lines[number])
@@ -454,16 +456,16 @@ def _spaced_name(lines: list[str], number: int) -> _Hit | None:
 
 
 def _after_end(lines: list[str]) -> list[_Hit]:
-    """Names alone between blank lines that start right after an article's end (an author bio, "Related posts",
+    """Names alone over a paragraph that start right after an article's end (an author bio, "Related posts",
     a comments heading): there they head comments, where anywhere else they could be subheadings."""
     first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
     for end in range(first, len(lines)):
         if not _ARTICLE_END.match(lines[end][:MAX_HEADER]):
             continue
         after = next((n for n in range(end + 1, len(lines)) if lines[n] and not lines[n - 1]), len(lines))
-        if _spaced_name(lines, after) is not None:
+        if _name_heading(lines, after) is not None:
             stop = _section_end(lines, after + 1)
-            return [hit for n in range(after, stop) if (hit := _spaced_name(lines, n)) is not None]
+            return [hit for n in range(after, stop) if (hit := _name_heading(lines, n)) is not None]
     return []
 
 

@@ -313,6 +313,19 @@ def test_names_alone_between_blank_lines_after_an_author_bio_head_comments():
     assert parse_page(page("", "Marcia", "", "Love the quote about leadership.")).comments == []
 
 
+def test_a_name_over_its_text_after_an_author_bio_heads_a_comment():
+    """After an article's end the name may stand right over its text, with no blank line between; the same lines
+    with no article's end above them are subheadings over their paragraphs and give nothing."""
+    bio = "About the Author: Dana writes about city money and has covered the council since 2019."
+    article = parse_page(page(bio, "", "Al", "One big negative: the buses still run late.", "", "Subversive",
+                              "Really? I agree with Al."))
+    assert [(c.author, c.posted_at, c.text) for c in article.comments] == [
+        ("Al", None, "One big negative: the buses still run late."), ("Subversive", None, "Really? I agree with Al.")]
+    assert article.body == f"{ARTICLE}\n\n{bio}"
+    assert parse_page(page("", "Background", "The roof first leaked in 2009.", "", "Next Steps",
+                           "The council meets again in May.")).comments == []
+
+
 def test_the_first_bare_name_may_head_several_paragraphs():
     """Disqus copies: the first comment's name stands after the article's blank line, its text may run for several
     paragraphs before the next name; none of those paragraphs stays in the body."""
