@@ -81,7 +81,8 @@ _REPEATED = rf"(?:\sat\s{_TIME})?"  # CNN writes the time twice: "August 9, 2012
 _TIME_FIRST = rf"(?:(?P<time_first>{_TIME})(?:\s(?P<zone_first>{_ZONE}))?,?\s(?:on\s)?)?"  # "8:22 am on Nov 8, 2012"
 STAMP = rf"{_TIME_FIRST}(?P<date>{_DATE}){_SEP}(?:(?P<time>{_TIME})(?:\s(?P<zone>{_ZONE}))?{_REPEATED})?"
 _PRONOUN = r"(?:he|she|it|they|we|you|i|what|who|which|this|that|there)\b(?!\.)"
-_NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|{_PRONOUN}|on\b|by\b|posted\b|tracked\b))[^\s|/#].{{0,58}}?)"
+_STAMP_WORD = r"(?:by|posted|on|tracked|updated?|published|modified|edited|last\supdated)\b"  # stamp, never a name
+_NAME = rf"(?P<author>(?!(?:[ap]\.?m\b|{_WEEKDAY}|{_ZONE}|{_PRONOUN}|{_STAMP_WORD}))[^\s|/#].{{0,58}}?)"
 _PERSON = (r"(?P<author>(?-i:(?:[A-Z][\w'’-]*\.?|[A-Z]\.)(?:\s(?:[A-Z][\w'’-]*\.?|[A-Z]\.)){0,2})"
            r"|(?=[\w.-]*[a-z])[\w.-]{3,30})(?![:,])")  # Capitalised words or one handle, not a "Label:"
 _AGO = r"\d+\s(?:second|minute|hour|day|week|month|year)s?\sago(?:\s?\(\s?[\d:]+\s?[ap]m\))?"
@@ -129,7 +130,7 @@ FORMATS: tuple[HeaderFormat, ...] = (
 )
 
 NAME_LINE = FORMATS[-2]
-_NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^(?:by|posted|on|tracked)\b", re.IGNORECASE)
+_NOT_NAME = re.compile(rf"{_TIME}|{_AGO}|\b(?:19|20)\d\d\b|^{_STAMP_WORD}", re.IGNORECASE)
 _ONLY_BUTTONS = re.compile(_BUTTONS, re.IGNORECASE)  # "Reply", "Log in to": no name
 _LABEL = re.compile(r":(?!\d)")  # "Source: ...": a colon not inside a time
 _CUE = re.compile(r"\d|wrote|says|said|added", re.IGNORECASE)  # a line without one cannot be a header

@@ -293,6 +293,16 @@ def test_a_line_of_buttons_may_stand_between_the_name_and_its_date():
     assert [(c.author, c.text) for c in article.comments] == [("Jo Roe", "Great article."), ("Al Poe", "I disagree.")]
 
 
+def test_a_word_that_stamps_the_page_is_no_author():
+    """"Updated <date>" under an article's last paragraph stamps the article; read as a name beside a date it made a
+    comment by "Updated". A name in the same place still signs a comment."""
+    for word in ("Updated", "Last updated", "Published", "Edited"):
+        stamped = page("The council meets again in May.", "", f"{word} November 5, 2012 at 8:23 pm")
+        assert parse_page(stamped).comments == []
+    signed = parse_page(page("The council meets again in May.", "", "Jo Roe November 5, 2012 at 8:23 pm"))
+    assert [(c.author, c.posted_at) for c in signed.comments] == [("Jo Roe", "2012-11-05T20:23:00")]
+
+
 def test_buttons_alone_are_no_header():
     """Buttons under an article's closing lines, with no date or name beside them, give no comment."""
     assert parse_page(page("Thanks for reading.", "Share | Like", "", "Reply", "")).comments == []
