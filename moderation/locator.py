@@ -9,7 +9,7 @@ section model, fitted on the picks a line model made on pages it never saw, deci
 comments at all, so that finding the start and deciding that there are comments are two questions, each with its
 own evidence. The section counts when the section model's log-odds reach the threshold chosen by cross-validation
 grouped by site. The locator looks only at pages with a dated tail (``dated_tail``) and places no section that holds
-no text (``pages.holds_text``). ``train_locator`` made ``models/locator.joblib``.
+no text (``holds_text``). ``train_locator`` made ``models/locator.joblib``.
 """
 
 from __future__ import annotations
@@ -162,12 +162,22 @@ def dated_tail(lines: Sequence[str]) -> bool:
     return False
 
 
+def holds_text(lines: Sequence[str], start: int) -> bool:
+    """Some line from ``start`` on says something: it is not a name alone, a short dated line or a button.
+
+    An author's sign-off under an article ("Ian Lynam" over "October 8, 2012") or a source line looks like a
+    comment's header, but a section with nothing else in it holds no comment.
+    """
+    from moderation.pages import _FURNITURE, _SEARCH_STAMP, MAX_HEADER, NAME_LINE
+
+    return any(line and not _FURNITURE.match(line) and not NAME_LINE.pattern.match(line)
+               and not (len(line) <= MAX_HEADER and _SEARCH_STAMP.search(line)) for line in lines[start:])
+
+
 def placed(lines: Sequence[str], find: Callable[[], Located | None]) -> Located | None:
     """The pick the locator may place on a page: only on a page with a dated tail (elsewhere ``find`` is not even
     called) and only where its section holds text. Fitting and scoring both go through here, so the threshold is
     chosen among exactly the picks the locator will place."""
-    from moderation.pages import holds_text
-
     if not dated_tail(lines):
         return None
     found = find()
@@ -240,7 +250,7 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
 
     def locate(self, lines: Sequence[str]) -> int | None:
         """The line where the comments start, or None when the page has no dated tail, the evidence is below the
-        threshold or the section would hold no text (``pages.holds_text``)."""
+        threshold or the section would hold no text (``holds_text``)."""
         found = placed(lines, lambda: self.best(lines))
         return found.line if found is not None and found.score >= self.threshold else None
 

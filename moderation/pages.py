@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import re
 import statistics
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date as date_cls
 from datetime import datetime, timedelta, timezone
@@ -471,16 +470,6 @@ def _after_end(lines: list[str]) -> list[_Hit]:
     return []
 
 
-def holds_text(lines: Sequence[str], start: int) -> bool:
-    """Some line from ``start`` on says something: it is not a name alone, a short dated line or a button.
-
-    An author's sign-off under an article ("Ian Lynam" over "October 8, 2012"), a source line or a list of names with
-    dates looks like comments' headers, but a section with nothing else in it holds no comment.
-    """
-    return any(line and not _FURNITURE.match(line) and not NAME_LINE.pattern.match(line)
-               and not (len(line) <= MAX_HEADER and _SEARCH_STAMP.search(line)) for line in lines[start:])
-
-
 def find_table_comments(lines: list[str]) -> tuple[int, list[Comment]]:
     """The comment section by the header table: where it starts (len(lines) if none) and its comments."""
     best = _best(lines)
@@ -497,8 +486,6 @@ def find_table_comments(lines: list[str]) -> tuple[int, list[Comment]]:
         spans = [(start, hits[n + 1].author_line if n + 1 < len(hits) and hits[n + 1].author_line else stop)
                  for n, (start, stop) in enumerate(spans)]
         section_start = hits[0].author_line if hits[0].author_line is not None else section_start
-    if not holds_text([line for start, stop in spans for line in lines[start:stop]], 0):
-        return len(lines), []
     comments: list[Comment] = []
     earlier: dict[str, str] = {}
     for hit, (start, stop) in zip(hits, spans, strict=True):

@@ -18,13 +18,14 @@ from moderation.locator import (
     dated_tail,
     dragnet_pages,
     fit_locator,
+    holds_text,
     line_features,
     out_of_fold_picks,
     pick,
     section_features,
     split_at_separator,
 )
-from moderation.pages import LOCATOR_FILE, Comment, holds_text, located_comments, parse_page, shipped_locator
+from moderation.pages import LOCATOR_FILE, Comment, located_comments, parse_page, shipped_locator
 
 ARTICLE = ("The city council approved the 2027 budget on Tuesday after a long debate about transit funding, with "
            "members split over how much should go to buses and how much to new bike lanes.")

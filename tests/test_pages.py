@@ -303,16 +303,6 @@ def test_a_word_that_stamps_the_page_is_no_author():
     assert [(c.author, c.posted_at) for c in signed.comments] == [("Jo Roe", "2012-11-05T20:23:00")]
 
 
-def test_a_section_of_names_and_dates_alone_holds_no_comment():
-    """A list of people with dates (readings, a staff list) reads like name-over-date headers, but nothing in it says
-    anything: the table places no section that holds no text, as the locator does not. The names stay in the body."""
-    listed = parse_page(page("Upcoming readings", "", "Jane Roe", "November 5, 2012", "", "Al Poe", "November 6, 2012"))
-    assert listed.comments == [] and "Jane Roe" in listed.body and "Al Poe" in listed.body
-    said = parse_page(page("Jane Roe", "November 5, 2012", "", "Great read.", "", "Al Poe", "November 6, 2012", "",
-                           "I disagree."))
-    assert [(c.author, c.text) for c in said.comments] == [("Jane Roe", "Great read."), ("Al Poe", "I disagree.")]
-
-
 def test_buttons_alone_are_no_header():
     """Buttons under an article's closing lines, with no date or name beside them, give no comment."""
     assert parse_page(page("Thanks for reading.", "Share | Like", "", "Reply", "")).comments == []
