@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from moderation.lexicon import GROUP_WORDS, HATRED_WORDS, VIOLENCE_WORDS
+
 _LEET = str.maketrans({"0": "o", "1": "i", "!": "i", "3": "e", "4": "a", "@": "a", "$": "s", "5": "s", "7": "t",
                        "|": "i", "€": "e"})
 _HOMOGLYPHS = str.maketrans({"а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
@@ -48,6 +50,24 @@ def _deleet(match: re.Match) -> str:
     return word if _NOT_LEET.fullmatch(word) else word.translate(_LEET)
 
 
+_SPELLED_SEPARATOR = re.compile(r"[ ._\-*]")
+# words the attack patterns turn on, which a spelled-out run may hold after the word "i" or "a": "i h a t e" is "i
+# hate", not "ihate" (a run such as "i d i o t" or "a s s" stays one word)
+_AFTER_ONE_LETTER_WORD = VIOLENCE_WORDS | HATRED_WORDS | GROUP_WORDS
+
+
+def _spelled_out(match: re.Match) -> str:
+    word = _SPELLED_SEPARATOR.sub("", match.group(0))
+    if word[0] in "ia" and word[1:] in _AFTER_ONE_LETTER_WORD and word not in _AFTER_ONE_LETTER_WORD:
+        return f"{word[0]} {word[1:]}"
+    return word
+
+
+def _mention(match: re.Match) -> str:
+    handle = match.group(1)
+    return "" if handle.lower() == "user" else handle
+
+
 @dataclass(frozen=True)
 class Rule:
     """``pattern`` matches are replaced by ``replacement`` (a string or a function of the match).
@@ -78,10 +98,11 @@ RULES: tuple[Rule, ...] = (
     Rule(re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});"), lambda m: html.unescape(m.group(0)),
          _has_any("&")),
     Rule(re.compile(r"https?://\S+|www\.\S+"), " url ", lambda text: "http" in text or "www." in text),
-    # a mention (@user, @Doc62) names an account, not what is said to it; as a word it taught the models each
+    # a mention names an account, not what is said to it: the corpora's anonymised "@user" taught the models each
     # platform's share of abuse (OLID tweets left out of training: ROC AUC 0.583 kept, 0.736 dropped), so it is
-    # dropped, except "@ss", "@$$": the look-alike spelling below undoes
-    Rule(re.compile(r"(?<![\w@$!|])@(?![sS$]{2})\w+"), "", _has_any("@")),
+    # dropped; any other handle keeps its word without the "@", since "you are an @idiot" is an insult ("@ss",
+    # "@$$" are left to the look-alike spelling below)
+    Rule(re.compile(r"(?<![\w@$!|])@(?![sS$]{2})(\w+)"), _mention, _has_any("@")),
     Rule(re.compile(r"[A-Z]+"), lambda m: m.group(0).lower(), whole=lambda text: text.translate(_ASCII_LOWER)),
     Rule(re.compile(r"[^\x00-\x7f]"), lambda m: _fold(m.group(0)), lambda text: not text.isascii()),
     # a word mixing letters with look-alike digits or symbols: 1d10t, sh1t, a$$, @ss, b!tch
@@ -91,7 +112,7 @@ RULES: tuple[Rule, ...] = (
     # letters spelled out one by one: f u c k, f.u.c.k, s-h-i-t
     # (its last four characters are always a separator, a letter, a separator and a letter ending a word: a hint
     # that starts with a character class is scanned for in C, three times faster than the pattern)
-    Rule(re.compile(r"\b(?:[a-z][ ._\-*]){2,}[a-z]\b"), lambda m: re.sub(r"[ ._\-*]", "", m.group(0)),
+    Rule(re.compile(r"\b(?:[a-z][ ._\-*]){2,}[a-z]\b"), _spelled_out,
          re.compile(r"[ ._\-*][a-z][ ._\-*][a-z]\b").search),
     # stretched letters: fuuuuuck -> fuuck
     Rule(re.compile(r"([a-z])\1\1+"), lambda m: m.group(1) * 2),  # \1{2,} matches the same, twice as slowly
