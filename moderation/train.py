@@ -43,7 +43,7 @@ CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comment
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0,
                   "identity-attacks": 1.0}
 ABUSE_VERSION = "abuse-2026.12.7"
-OFFTOPIC_VERSION = "offtopic-2026.12.2"
+OFFTOPIC_VERSION = "offtopic-2026.12.7"
 OFFTOPIC_REVIEW_PRECISION = 0.7  # share of the comments sent to review that are off-topic, on either basis
 APPROVE_MISS = 0.2  # share of the abusive comments (and of the threats) the default review threshold may approve
 # Categories whose review threshold is set by APPROVE_MISS; the others review from 0.5 ("more likely than not").
@@ -421,7 +421,9 @@ def train_offtopic(out: str | Path = "models/offtopic.joblib", extra: pd.DataFra
         "labels": ["off_topic"],
         "basis": "off_topic_basis = 'article' when the row has a non-empty article (title + body), else 'comment'",
         "model": {"estimator": "moderation.offtopic.OffTopicModel", "params": model.get_params(),
-                  "signal_weights": {**offtopic.SIGNAL_WEIGHTS, **(model.signal_weights or {})}},
+                  "signal_weights": {**offtopic.SIGNAL_WEIGHTS, **(model.signal_weights or {})},
+                  "citing": {"signals": list(offtopic.CITING_SIGNALS), "words": offtopic.CITING_WORDS,
+                             "rule": "alone in a comment of more than this many words, these signals do not count"}},
         "training_data": [{"corpus": c.name, "files": c.files, "usage": c.usage,
                            "rows": int((data["corpus"] == c.name).sum()), **c.extra} for c in corpora]
                          + ([{"corpus": "site", "rows": site_rows, "usage": f"site labels, {site_share:.0%} of the "

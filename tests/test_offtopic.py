@@ -19,6 +19,7 @@ from sklearn.base import clone
 from moderation import artifacts
 from moderation.corpora import shared_dir
 from moderation.offtopic import (
+    CITING_WORDS,
     CUES,
     SPAM_HINTS,
     SPAM_PATTERNS,
@@ -27,6 +28,7 @@ from moderation.offtopic import (
     cues,
     duplicate_hashes,
     duplicate_key,
+    spam_signals,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -232,6 +234,16 @@ def test_dialogue_cues_mark_talk_to_people_not_an_answer():
     found = dict(zip(CUES, cues(["Hi Tom, thanks for the replies :) did you ever get yours?"])[0], strict=True))
     assert all(found[name] for name in ("thanks", "question", "second_person", "greeting", "laughter"))
     assert not cues(["The NOC depends on the sponsor; most companies allow a transfer after two years."]).any()
+
+
+def test_a_lone_link_or_promotional_word_in_a_long_comment_is_no_spam():
+    argument = " ".join(["the figures in the report show the deficit grew"] * (CITING_WORDS // 9 + 1))
+    link, promo = "see www.statcan.gc.ca", "cheap oil"
+    texts = [f"{link} {argument}", f"{promo} {argument}", f"{link} {promo} {argument}", link, promo, AD]
+    signals = dict(zip([*SPAM_PATTERNS, "duplicate"], spam_signals(texts).T, strict=True))
+    assert signals["link"].tolist()[:4] == [0, 0, math.log(2), math.log(2)]
+    assert signals["promo"].tolist()[:3] == [0, 0, math.log(2)] and signals["promo"][4] > 0
+    assert all(signals[name][5] > 0 for name in ("link", "phone", "promo"))
 
 
 @settings(max_examples=300)
