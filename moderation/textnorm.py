@@ -57,6 +57,7 @@ _AFTER_ONE_LETTER_WORD = VIOLENCE_WORDS | HATRED_WORDS | GROUP_WORDS
 
 
 def _spelled_out(match: re.Match) -> str:
+    """The letters of a spelled-out run as one word, or as "i"/"a" and the attack word that follows it."""
     word = _SPELLED_SEPARATOR.sub("", match.group(0))
     if word[0] in "ia" and word[1:] in _AFTER_ONE_LETTER_WORD and word not in _AFTER_ONE_LETTER_WORD:
         return f"{word[0]} {word[1:]}"
@@ -64,6 +65,7 @@ def _spelled_out(match: re.Match) -> str:
 
 
 def _mention(match: re.Match) -> str:
+    """Nothing for the corpora's anonymised "@user"; the handle's word for any other mention."""
     handle = match.group(1)
     return "" if handle.lower() == "user" else handle
 
