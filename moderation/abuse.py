@@ -151,6 +151,10 @@ class AbuseModel(Classifier):
         head.coef_[0, clipped] = np.minimum(head.coef_[0, clipped], 0.0)
         return Linear.of(head)
 
+    def neutral_word_set(self) -> frozenset[str]:
+        """The normalised words of ``neutral_words``: naming a group in them is not abuse."""
+        return frozenset(w for phrase in self.neutral_words for w in normalize(phrase).split())
+
     def _neutral_feature_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """Features that only name a group: word features made of identity words, the character n-grams of those
         words, and generalised n-grams of ``xgroupx`` and stop words ("the xgroupx"); then the last kind alone
@@ -159,7 +163,7 @@ class AbuseModel(Classifier):
 
         views = self.views_
         word, char = views["word"], views["char"]
-        neutral = {w for phrase in self.neutral_words for w in normalize(phrase).split()}
+        neutral = self.neutral_word_set()
         found = [i for term, i in word.vocabulary_.items() if set(term.split()) <= neutral]
         found += [i + len(word.vocabulary_) for i in {i for w in neutral for i in char.word_indices(w)}]
         group = []
@@ -328,6 +332,10 @@ class _Explainer:
         self.n_word = len(word.idf_)
         self.coef = {c: model.heads_[c].coef.ravel() for c in model.classes_}  # views: no 14 MB copy per call
         self.unmarked = model.unmarked_words_
+        # a group's name is never the reason a comment is abusive, toxic or obscene (those heads may not learn from
+        # it), though a bigram such as "black people" lends it half its weight; the heads that judge attacks on a
+        # group may name it
+        self.neutral, self.identity_heads = model.neutral_word_set(), set(model.identity_heads)
 
     def reasons(self, texts: list[str], features: sp.csr_array, categories_per_row: list[list[str]], top: int,
                 min_share: float, normalized: list[tuple[str, Sequence[int]]] | None) -> list[list[dict]]:
@@ -373,7 +381,8 @@ class _Explainer:
             if len(kept) == top or weight[u] < max(kept[0]["weight"] * min_share if kept else 0.0, 1e-9):
                 break
             begin, stop = _trimmed(norm, offsets, *spans[u])
-            if text[begin:stop].lower() not in self.unmarked:
+            word = text[begin:stop].lower()
+            if word not in self.unmarked and (category in self.identity_heads or word not in self.neutral):
                 kept.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
                              "weight": float(weight[u])})
         return [reason | {"weight": round(reason["weight"], 4)} for reason in kept]

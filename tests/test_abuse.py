@@ -136,3 +136,19 @@ def _scopes_one_by_one(tokens: list[str]) -> list[str]:
                 max_size=14))
 def test_scopes_end_where_the_next_opener_begins(tokens):
     assert generalized_tokens(tokens) == _scopes_one_by_one(tokens)
+
+
+def test_a_groups_name_is_never_a_reason_for_abuse_but_may_be_for_hate():
+    """Heads that may not learn from identity words still lend them half a bigram's weight ("white guys"); a reason
+    on the group's name would tell a moderator the name is the abuse. The heads that judge attacks on a group may
+    name it."""
+    texts = ["white guys are idiots", "nice post", "white guys ruin it", "good point"] * 5
+    labels = pd.DataFrame({"abusive": [1, 0, 1, 0] * 5})
+    terms = {}
+    for heads in ((), ("abusive",)):
+        model = AbuseModel(min_df=1, calibration_folds=2, identity_heads=heads).fit(texts, labels)
+        features = model.transform_features(["white guys ruin it"])
+        terms[heads] = {r["term"] for r in model.explain(["white guys ruin it"], features, [["abusive"]], top=5,
+                                                         min_share=0.0)[0]}
+    assert "white" not in terms[()] and "guys" in terms[()]
+    assert "white" in terms[("abusive",)]
