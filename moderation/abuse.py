@@ -7,6 +7,7 @@ head can be traced back to the comment. Each head trains only on rows whose labe
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -85,6 +86,12 @@ def unmarked_words(texts: list[str], spans: list[set[int]], min_count: int = UNM
     return frozenset(w for w, n in seen.items() if n >= min_count and (marked[w] + 0.5) / (n + 2) < max_rate)
 
 
+@functools.lru_cache(maxsize=8)
+def _normalized_words(phrases: tuple[str, ...]) -> frozenset[str]:
+    """The words of ``phrases`` as the models see them; cached, since every explanation asks (0.3 ms each time)."""
+    return frozenset(w for phrase in phrases for w in normalize(phrase).split())
+
+
 def fit_calibrator(scores: np.ndarray, labels: np.ndarray) -> Linear:
     """A head's calibration: a sigmoid of its decision scores (Platt), fitted on out-of-fold scores; its
     ``probability(scores[:, None])`` is the calibrated probability."""
@@ -153,7 +160,7 @@ class AbuseModel(Classifier):
 
     def neutral_word_set(self) -> frozenset[str]:
         """The normalised words of ``neutral_words``: naming a group in them is not abuse."""
-        return frozenset(w for phrase in self.neutral_words for w in normalize(phrase).split())
+        return _normalized_words(tuple(self.neutral_words))
 
     def _neutral_feature_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """Features that only name a group: word features made of identity words, the character n-grams of those
