@@ -36,6 +36,17 @@ def test_reasons_modes(tiny_moderator):
         assert TEXTS[0][reason["start"]:reason["end"]] == reason["term"]
 
 
+def test_a_mention_cannot_hide_words_from_the_models(tiny_moderator):
+    """An insult written as handles, or after the "@user" the normaliser drops, scores as the plain words."""
+    plain = tiny_moderator.score(["you are a stupid moron"], reasons="all")
+    probabilities = [c for c in plain.columns if c.startswith("p_")]
+    disguises = ["you are a @stupid @moron", "@user you are a stupid moron", "@USER @user you are a @stupid moron"]
+    for disguised in disguises:
+        scored = tiny_moderator.score([disguised], reasons="all")
+        assert scored[probabilities].equals(plain[probabilities]) and scored["decision"][0] == plain["decision"][0]
+        assert {r["category"] for r in scored["reasons"][0]} == {r["category"] for r in plain["reasons"][0]}
+
+
 def test_moderator_is_a_scikit_learn_classifier(tiny_moderator):
     proba = tiny_moderator.predict_proba(TEXTS[:2])
     assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1)
