@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date as date_cls
 from datetime import datetime, timedelta, timezone
@@ -233,6 +234,11 @@ def _lines(text: str) -> list[str]:
     return [re.sub(r" {3,}", "  ", line).strip() for line in text.split("\n")]
 
 
+def article_start(lines: Sequence[str]) -> int:
+    """The article's first line of at least LONG_LINE characters (0 if none): no comment sits above it."""
+    return next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
+
+
 def _join(lines: list[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
@@ -367,7 +373,7 @@ def _best(lines: list[str]) -> tuple[HeaderFormat, list[_Hit]] | None:
     Several hits beat one, formats naming the author beside a date or verb come first (bare names, then bare
     date lines are the fallbacks), ties go to the hits that come last.
     """
-    first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
+    first = article_start(lines)
     offsets, total = [], 0
     for line in lines:
         offsets.append(total)
@@ -459,7 +465,7 @@ def _name_heading(lines: list[str], number: int) -> _Hit | None:
 def _after_end(lines: list[str]) -> list[_Hit]:
     """Names alone over a paragraph that start right after an article's end (an author bio, "Related posts",
     a comments heading): there they head comments, where anywhere else they could be subheadings."""
-    first = next((n for n, line in enumerate(lines) if len(line) >= LONG_LINE), 0)
+    first = article_start(lines)
     for end in range(first, len(lines)):
         if not _ARTICLE_END.match(lines[end][:MAX_HEADER]):
             continue

@@ -13,6 +13,7 @@ from moderation.artifacts import shipped_dir
 from moderation.locator import (
     INVENTED,
     CommentLocator,
+    Located,
     PageTable,
     _folds,
     dated_tail,
@@ -20,6 +21,7 @@ from moderation.locator import (
     fit_locator,
     holds_text,
     line_features,
+    may_open,
     out_of_fold_picks,
     pick,
     section_features,
@@ -35,6 +37,9 @@ CHATTER = [("JaneD", "I think this is finally some money for buses. Good news fo
 MORE = ("Transit riders had packed the chamber since the morning, and several spoke about buses that arrive late or "
         "not at all on the east side, where most of the new routes will run from next spring.")
 PAGE = f"Council approves budget\n\n{ARTICLE}\n\n{MORE}\n\n" + "\n\n".join(f"{n}\n10:05 am\n\n{t}" for n, t in CHATTER)
+SIGNED = ["Council approves budget", "", "Editor's note: updated May 3, 2012", "", ARTICLE, "", MORE, "",
+          "Posted by Kathy at 10:05 AM", "", "Related: Council delays vote on bike lanes", "May 2, 2012", "",
+          "JaneD", "10:05 am", "", CHATTER[0][1]]
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +160,22 @@ def test_folds_do_not_depend_on_how_the_sites_are_labelled():
     groups = np.array([7, 7, 3, 3, 9, 5, 5, 1])
     renamed = np.array([40, 40, 11, 11, 2, 30, 30, 8])
     assert [list(f) for f in _folds(table, groups, 3)] == [list(f) for f in _folds(table, renamed, 3)]
+
+
+def test_no_section_starts_above_the_article_or_at_or_above_its_own_sign_off():
+    """A post's "Posted by NAME at TIME" and what stands above its first long line open no comments; lines below the
+    sign-off may, and a comment's "Posted by: NAME | DATE" header is no sign-off."""
+    assert may_open(SIGNED, 13) and may_open(SIGNED, 10)
+    assert not may_open(SIGNED, 2) and not may_open(SIGNED, 6) and not may_open(SIGNED, 8)
+    labelled = [*SIGNED[:8], "Posted by: Jane | May 3, 2012 at 10:05 AM", *SIGNED[9:]]
+    assert may_open(labelled, 8)
+    assert may_open(PAGE.split("\n"), PAGE.split("\n").index(CHATTER[0][0]))
+
+
+def test_the_locator_places_nothing_where_comments_cannot_start(monkeypatch):
+    """A comment-less post whose best pick is its own sign-off gets no comments; the same page's section below the
+    sign-off is placed."""
+    eager = clone(shipped_locator()).set_params(threshold=-np.inf)
+    for line, expected in ((8, None), (2, None), (13, 13)):
+        monkeypatch.setattr(eager, "best", lambda lines, line=line: Located(line, 5.0))
+        assert eager.locate(SIGNED) == expected
