@@ -70,20 +70,39 @@ def generalize(text: str) -> str:
 # half the best weight kept; reasons' character F1 0.627 -> 0.640 there, 0.15 and 0.2 within 0.0004;
 # benchmarks/abuse.py section 3 reports the trial posts).
 UNMARKED_MIN_COUNT, UNMARKED_MAX_RATE = 3, 0.15
+# A reason's rank is its push times how often the raters marked the word (``marking_rates``), smoothed toward
+# MARKED_PRIOR as if seen MARKED_STRENGTH more times: of two words that pushed alike, the one people call toxic is
+# shown. Out of fold on the raters' training posts (5 folds, head refitted per fold), top 3 at a share of 0.3 of
+# the best rank: char F1 0.6388 -> 0.6484, better in every fold; priors 0.1-0.25, strengths 0.5-2, shares 0.3-0.4
+# and top 3-5 all within 0.002 of it (/work/notes/r8/spans).
+MARKED_PRIOR, MARKED_STRENGTH = 0.25, 2.0
+REASON_TOP, REASON_SHARE = 3, 0.3
 WORD = re.compile(r"\w+")
 
 
-def unmarked_words(texts: list[str], spans: list[set[int]], min_count: int = UNMARKED_MIN_COUNT,
-                   max_rate: float = UNMARKED_MAX_RATE) -> frozenset[str]:
-    """Lower-cased words that raters seldom marked toxic: (times marked + 0.5) / (times seen + 2) < ``max_rate``
-    over at least ``min_count`` occurrences, a word counting as marked when most of its characters are."""
+def word_marks(texts: list[str], spans: list[set[int]]) -> tuple[Counter, Counter]:
+    """Per lower-cased word, how often raters saw it and how often they marked it toxic (most of its characters)."""
     seen, marked = Counter(), Counter()
     for text, offsets in zip(texts, spans, strict=True):
         for match in WORD.finditer(text):
             word, (start, end) = match.group().lower(), match.span()
             seen[word] += 1
             marked[word] += 2 * len(offsets.intersection(range(start, end))) > end - start
+    return seen, marked
+
+
+def unmarked_words(texts: list[str], spans: list[set[int]], min_count: int = UNMARKED_MIN_COUNT,
+                   max_rate: float = UNMARKED_MAX_RATE) -> frozenset[str]:
+    """Lower-cased words that raters seldom marked toxic: (times marked + 0.5) / (times seen + 2) < ``max_rate``
+    over at least ``min_count`` occurrences."""
+    seen, marked = word_marks(texts, spans)
     return frozenset(w for w, n in seen.items() if n >= min_count and (marked[w] + 0.5) / (n + 2) < max_rate)
+
+
+def marking_rates(texts: list[str], spans: list[set[int]]) -> dict[str, float]:
+    """Per word the raters saw, the smoothed share of its occurrences they marked; unseen words rate MARKED_PRIOR."""
+    seen, marked = word_marks(texts, spans)
+    return {w: (marked[w] + MARKED_PRIOR * MARKED_STRENGTH) / (n + MARKED_STRENGTH) for w, n in seen.items()}
 
 
 @functools.lru_cache(maxsize=8)
@@ -189,8 +208,9 @@ class AbuseModel(Classifier):
         boolean mask or a mask per category; all labelled rows when None. ``groups``: what a new site would not
         share with the training rows (article, thread, author); the out-of-fold scores behind calibration and
         the card's figures never come from a head that saw the row's group. Each row is its own group when None.
-        ``marked_spans``: (texts, toxic character offsets) from span raters, whose seldom-marked words
-        (``unmarked_words``) are never reasons; every word may be one when None.
+        ``marked_spans``: (texts, toxic character offsets) from span raters: their seldom-marked words
+        (``unmarked_words``) are never reasons and the others rank by how often they marked them
+        (``marking_rates``); every word may be one, ranked by its push alone, when None.
         """
         import pandas as pd
 
@@ -201,6 +221,7 @@ class AbuseModel(Classifier):
         groups = np.arange(len(texts)) if groups is None else np.asarray(groups)
         features = self.fit_features(texts)
         self.unmarked_words_ = unmarked_words(*marked_spans) if marked_spans else frozenset()
+        self.marking_rates_ = marking_rates(*marked_spans) if marked_spans else {}
         self.classes_ = np.array(list(Y.columns))
         self.heads_, self.calibrators_, self.oof_scores_ = {}, {}, {}
         for category in self.classes_:
@@ -274,16 +295,17 @@ class AbuseModel(Classifier):
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= 0.5).astype(int)
 
-    def explain(self, texts, features, categories_per_row: list[list[str]], top: int = 3,
-                min_share: float = 0.5, normalized: list[tuple[str, Sequence[int]]] | None = None
+    def explain(self, texts, features, categories_per_row: list[list[str]], top: int = REASON_TOP,
+                min_share: float = REASON_SHARE, normalized: list[tuple[str, Sequence[int]]] | None = None
                 ) -> list[list[dict]]:
         """For each text, the words that pushed the named categories up most, with offsets into the original.
 
         A feature's contribution is its TF-IDF value times the head's coefficient, shared among the
-        whitespace-separated words it came from. Per category, at most ``top`` words are kept, each at least
-        ``min_share`` of the strongest one's weight, leaving out words that span raters seldom mark
-        (``unmarked_words_``): a few clear words are what a moderator's screen should highlight (and what matches
-        human-marked toxic spans best, see benchmarks/abuse.py). ``normalized``: each text's
+        whitespace-separated words it came from. Per category, words rank by that weight times how often span
+        raters marked them (``marking_rates_``), and at most ``top`` are kept, each ranking at least ``min_share``
+        of the first, leaving out words that span raters seldom mark (``unmarked_words_``): a few clear words are
+        what a moderator's screen should highlight (and what matches human-marked toxic spans best, see
+        benchmarks/abuse.py). Each reason's ``weight`` is its push alone. ``normalized``: each text's
         ``normalize_with_offsets``, from a caller that has them.
         """
         texts = _as_texts(texts)
@@ -298,6 +320,9 @@ class AbuseModel(Classifier):
         return out
 
 
+# How many of a category's heaviest words are ranked for reasons: out of fold, the 10 heaviest gave char F1 0.6483,
+# all of them 0.6484 (/work/notes/r8/spans).
+CANDIDATES = 10
 # a word token or a run of whitespace: tokens never cross whitespace, so the runs before a token number its chunk
 TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
 SPACE = re.compile(r"(\s+)")
@@ -338,7 +363,9 @@ class _Explainer:
         self.word, self.pool = word.ngram_index(), char.word_pool()
         self.n_word = len(word.idf_)
         self.coef = {c: model.heads_[c].coef.ravel() for c in model.classes_}  # views: no 14 MB copy per call
-        self.unmarked = model.unmarked_words_
+        # models trained before abuse-2026.12.9 have no rates: their reasons rank by push alone, as then
+        self.unmarked, self.rates = model.unmarked_words_, getattr(model, "marking_rates_", {})
+        self.prior = MARKED_PRIOR if self.rates else 1.0
         # a group's name is never the reason a comment is abusive, toxic or obscene (those heads may not learn from
         # it), though a bigram such as "black people" lends it half its weight; the heads that judge attacks on a
         # group may name it
@@ -382,17 +409,23 @@ class _Explainer:
 
     def _strongest(self, text: str, norm: str, offsets: Sequence[int], spans: list[tuple[int, int]],
                    weight: np.ndarray, category: str, top: int, min_share: float) -> list[dict]:
-        """The ``top`` heaviest chunks that are not seldom-marked words, each at least ``min_share`` of the first."""
-        kept: list[dict] = []
-        for u in np.argsort(-weight, kind="stable").tolist():
-            if len(kept) == top or weight[u] < max(kept[0]["weight"] * min_share if kept else 0.0, 1e-9):
+        """The ``top`` best-ranked chunks among the CANDIDATES heaviest that push up and are not seldom-marked
+        words, each ranking at least ``min_share`` of the first (rank: weight times marking rate). A rate is at
+        most 1, so the scan stops once no lighter chunk could be kept."""
+        ranked: list[tuple[float, dict]] = []  # best first; ties in order of weight
+        for u in np.argsort(-weight, kind="stable")[:CANDIDATES].tolist():
+            push = float(weight[u])
+            if push < 1e-9 or ranked and (push < ranked[0][0] * min_share
+                                          or len(ranked) >= top and push <= ranked[top - 1][0]):
                 break
             begin, stop = _trimmed(norm, offsets, *spans[u])
             word = text[begin:stop].lower()
             if word not in self.unmarked and (category in self.identity_heads or word not in self.neutral):
-                kept.append({"term": text[begin:stop], "start": begin, "end": stop, "category": category,
-                             "weight": float(weight[u])})
-        return [reason | {"weight": round(reason["weight"], 4)} for reason in kept]
+                ranked.append((push * self.rates.get(word, self.prior),
+                               {"term": text[begin:stop], "start": begin, "end": stop, "category": category,
+                                "weight": round(push, 4)}))
+                ranked.sort(key=lambda pair: -pair[0])
+        return [reason for rank, reason in ranked[:top] if rank >= ranked[0][0] * min_share]
 
     @staticmethod
     def _shares(features: sp.csr_array, rows: np.ndarray, feats: np.ndarray, factors: np.ndarray) -> np.ndarray:

@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 
 from moderation import _callable_module, artifacts, registry
-from moderation.abuse import UNMARKED_MAX_RATE, UNMARKED_MIN_COUNT, AbuseModel
+from moderation.abuse import (
+    MARKED_PRIOR,
+    MARKED_STRENGTH,
+    REASON_SHARE,
+    REASON_TOP,
+    UNMARKED_MAX_RATE,
+    UNMARKED_MIN_COUNT,
+    AbuseModel,
+)
 from moderation.corpora import file_record
 from moderation.corpora.abuse import CATEGORIES, NEWS_CORPORA, Corpus, load_all, madlibs, marked_spans
 from moderation.evaluate import (
@@ -42,7 +50,7 @@ CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comment
                   "ethos": 1.0, "stormfront": 0.5, "gab": 1.0, "implicit-hate": 1.0, "tweeteval-offensive": 0.5,
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0,
                   "identity-attacks": 1.0}
-ABUSE_VERSION = "abuse-2026.12.7"
+ABUSE_VERSION = "abuse-2026.12.9"
 OFFTOPIC_VERSION = "offtopic-2026.12.7"
 OFFTOPIC_REVIEW_PRECISION = 0.7  # share of the comments sent to review that are off-topic, on either basis
 APPROVE_MISS = 0.2  # share of the abusive comments (and of the threats) the default review threshold may approve
@@ -193,9 +201,13 @@ def train_abuse(out: str | Path = "models/abuse.joblib", corpora: list[Corpus] |
                                      calibrate_on={c: target_rows(table, c) for c in CATEGORIES},
                                      groups=training_groups(table), marked_spans=(texts, spans))
     card = abuse_card(model, table, corpora, time.perf_counter() - started, fairness)
-    card["reasons"] = {"unmarked_words": len(model.unmarked_words_), "file": file_record(spans_file),
+    card["reasons"] = {"unmarked_words": len(model.unmarked_words_), "rated_words": len(model.marking_rates_),
+                       "file": file_record(spans_file),
                        "how": f"words the SemEval-2021 toxic-spans raters marked in under {UNMARKED_MAX_RATE:.0%} of "
-                              f"at least {UNMARKED_MIN_COUNT} occurrences in their training posts are never reasons"}
+                              f"at least {UNMARKED_MIN_COUNT} occurrences in their training posts are never reasons; "
+                              f"the others rank by push times marking rate (smoothed toward {MARKED_PRIOR} as if seen "
+                              f"{MARKED_STRENGTH:g} more times), the top {REASON_TOP} kept down to {REASON_SHARE} of "
+                              f"the best"}
     return save_timed(model, out, card)
 
 

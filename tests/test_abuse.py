@@ -12,6 +12,7 @@ from moderation.abuse import (
     AbuseModel,
     generalize,
     generalized_tokens,
+    marking_rates,
     normalize_all,
     unmarked_words,
 )
@@ -101,6 +102,28 @@ def test_reasons_leave_out_words_span_raters_seldom_mark():
         terms[name] = [r["term"] for r in reasons]
     assert model.unmarked_words_ == {"you"}
     assert terms == {"all words": ["idiot", "you"], "raters' words": ["idiot"]}
+
+
+def test_marking_rates_are_smoothed_shares_of_marked_occurrences():
+    texts = ["you are an idiot"] * 4
+    rates = marking_rates(texts, [set(range(11, 16))] * 4)  # "idiot" marked every time, the others never
+    assert rates["idiot"] == pytest.approx((4 + 0.5) / 6) and rates["you"] == pytest.approx(0.5 / 6)
+    assert "moron" not in rates  # unseen: the explainer takes the prior
+
+
+def test_of_two_words_that_push_alike_the_one_raters_mark_is_the_reason():
+    """'crook' and 'idiot' push the same (they appear alike in training); raters marked 'idiot' and left 'crook':
+    with the rates 'idiot' ranks first and 'crook', ranked under 0.3 of it, is no reason; without, they tie."""
+    texts = ["crook idiot", "nice post", "good point", "thank you"] * 5
+    labels = pd.DataFrame({"abusive": [1, 0, 0, 0] * 5})
+    marked = (["what an idiot", "what a crook", "a crook"], [set(range(8, 13)), set(), set()])  # too few to be unmarked
+    terms = {}
+    for name, spans in (("pushes", None), ("raters' rates", marked)):
+        model = AbuseModel(min_df=1, calibration_folds=2).fit(texts, labels, marked_spans=spans)
+        reasons = model.explain(["crook idiot"], model.transform_features(["crook idiot"]), [["abusive"]])[0]
+        terms[name] = sorted(r["term"] for r in reasons)
+    assert model.marking_rates_["idiot"] > 3 * model.marking_rates_["crook"] and "crook" not in model.unmarked_words_
+    assert terms == {"pushes": ["crook", "idiot"], "raters' rates": ["idiot"]}
 
 
 def test_scoring_reads_the_generalised_view_as_fitting_does(tiny_abuse):
