@@ -409,9 +409,9 @@ class _Explainer:
 
     def _strongest(self, text: str, norm: str, offsets: Sequence[int], spans: list[tuple[int, int]],
                    weight: np.ndarray, category: str, top: int, min_share: float) -> list[dict]:
-        """The ``top`` best-ranked chunks among the CANDIDATES heaviest that push up and are not seldom-marked
-        words, each ranking at least ``min_share`` of the first (rank: weight times marking rate). A rate is at
-        most 1, so the scan stops once no lighter chunk could be kept."""
+        """The ``top`` best-ranked chunks among the CANDIDATES heaviest that push up, read as words ("....." is none;
+        "@$$" is) and are not seldom-marked, each ranking at least ``min_share`` of the first (rank: weight times
+        marking rate). A rate is at most 1, so the scan stops once no lighter chunk could be kept."""
         ranked: list[tuple[float, dict]] = []  # best first; ties in order of weight
         for u in np.argsort(-weight, kind="stable")[:CANDIDATES].tolist():
             push = float(weight[u])
@@ -420,7 +420,8 @@ class _Explainer:
                 break
             begin, stop = _trimmed(norm, offsets, *spans[u])
             word = text[begin:stop].lower()
-            if word not in self.unmarked and (category in self.identity_heads or word not in self.neutral):
+            if WORD.search(norm, *spans[u]) and word not in self.unmarked and (
+                    category in self.identity_heads or word not in self.neutral):
                 ranked.append((push * self.rates.get(word, self.prior),
                                {"term": text[begin:stop], "start": begin, "end": stop, "category": category,
                                 "weight": round(push, 4)}))
