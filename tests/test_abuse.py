@@ -126,6 +126,15 @@ def test_of_two_words_that_push_alike_the_one_raters_mark_is_the_reason():
     assert terms == {"pushes": ["crook", "idiot"], "raters' rates": ["idiot"]}
 
 
+def test_punctuation_is_never_a_reason_but_a_disguised_word_is():
+    texts = ["idiot .....", "nice post", "good point", "thank you", "a$$hole !!!!", "fine day"] * 5
+    labels = pd.DataFrame({"abusive": [1, 0, 0, 0, 1, 0] * 5})
+    model = AbuseModel(min_df=1, calibration_folds=2).fit(texts, labels)
+    comments = ["idiot .....", "a$$hole !!!!"]
+    reasons = model.explain(comments, model.transform_features(comments), [["abusive"]] * 2, top=5, min_share=0.0)
+    assert [[r["term"] for r in row] for row in reasons] == [["idiot"], ["a$$hole"]]
+
+
 def test_scoring_reads_the_generalised_view_as_fitting_does(tiny_abuse):
     """Scoring maps tokens (``generalized_tokens``) where fitting ran ``generalize`` on the text: same matrix."""
     texts = ["I do not hate Muslims at all.", "I hate gays, kill them", "Nobody here hates Jews.", "never again", "",
