@@ -21,7 +21,7 @@ from moderation.estimator import Classifier, Linear
 from moderation.lexicon import BODY_WORDS, GROUP_WORDS, HATRED_WORDS, NEGATORS, NEUTRAL_WORDS, REPORTERS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 from moderation.vectorize import TOKEN as WORD_TOKEN  # the vectorisers' tokens, so spans match features
-from moderation.vectorize import CharTfidf, WordTfidf
+from moderation.vectorize import CharTfidf, WordTfidf, code_points
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -325,7 +325,6 @@ class AbuseModel(Classifier):
 CANDIDATES = 10
 # a word token or a run of whitespace: tokens never cross whitespace, so the runs before a token number its chunk
 TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
-SPACE = re.compile(r"(\s+)")
 
 
 def _token_chunks(texts: list[str], first_chunks: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -345,12 +344,41 @@ def _token_chunks(texts: list[str], first_chunks: np.ndarray) -> tuple[list[str]
     return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunks[words], rows[words]
 
 
-def _chunk_spans(text: str) -> list[tuple[int, int]]:
-    """The spans of ``text.split()``'s chunks, from the lengths of the chunks and the whitespace between (one
-    regex call, no match object per chunk)."""
-    parts = SPACE.split(text)
-    ends = list(itertools.accumulate(map(len, parts)))
-    return [(end - len(part), end) for part, end in zip(parts[::2], ends[::2], strict=True) if part]
+def _candidates(weight: np.ndarray, unit_row: np.ndarray, asks: np.ndarray, begins: np.ndarray, ends: np.ndarray
+                ) -> tuple[list[int], list[tuple[int, int, float]]]:
+    """Per row that ``asks``, its CANDIDATES heaviest chunks that push up as (begin, end, push), heaviest first
+    (ties in chunk order), for all rows with one sort: row r's are ``candidates[bounds[r]:bounds[r + 1]]``."""
+    n_rows = len(asks)
+    pushing = np.flatnonzero((weight >= 1e-9) & asks[unit_row])
+    order = pushing[np.argsort(-weight[pushing], kind="stable")]
+    order = order[np.argsort(unit_row[order], kind="stable")]  # by row, then heaviest first
+    rows = unit_row[order]
+    first = np.searchsorted(rows, np.arange(n_rows + 1))
+    keep = np.arange(len(order)) - first[rows] < CANDIDATES
+    found, rows = order[keep], rows[keep]
+    candidates = list(zip(begins[found].tolist(), ends[found].tolist(), weight[found].tolist(), strict=True))
+    return np.searchsorted(rows, np.arange(n_rows + 1)).tolist(), candidates
+
+
+@functools.cache
+def _space_table() -> np.ndarray:
+    """Which code points ``str.split`` splits on, up to U+3000: no higher one is whitespace."""
+    return np.array([chr(c).isspace() for c in range(0x3001)])
+
+
+def _chunk_bounds(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The start and end, within its text, of every ``str.split`` chunk of ``texts``, text after text: found with
+    numpy over all texts at once (a regex split per text cost more than choosing the reasons)."""
+    points = code_points(" ".join(texts))
+    table = _space_table()
+    space = np.ones(len(points) + 2, bool)  # a space before and after: chunks begin and end at the edges
+    space[1:-1] = (points < len(table)) & table[np.minimum(points, len(table) - 1)]
+    begins = np.flatnonzero(space[:-2] & ~space[1:-1])
+    ends = np.flatnonzero(~space[1:-1] & space[2:]) + 1
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1  # each with its joining space
+    starts = np.cumsum(lengths) - lengths
+    text_of = np.searchsorted(starts, begins, side="right") - 1
+    return begins - starts[text_of], ends - starts[text_of]
 
 
 class _Explainer:
@@ -394,31 +422,34 @@ class _Explainer:
         factors = np.concatenate([np.ones(len(char_feats)), np.ones(len(unigrams)), np.full(2 * len(bigrams), 0.5)])
         unit_row = np.repeat(np.arange(len(texts)), np.diff(row_units))
         share = self._shares(features, unit_row[units], feats, factors)
-        weights = {c: np.bincount(units, weights=share * self.coef[c][feats], minlength=n_units)
-                   for c in {c for categories in categories_per_row for c in categories}}
+        begins, ends = _chunk_bounds([norm for norm, _ in normalized])
+        picks = {}
+        for category in {c for categories in categories_per_row for c in categories}:
+            weight = np.bincount(units, weights=share * self.coef[category][feats], minlength=n_units)
+            asks = np.array([category in categories for categories in categories_per_row])
+            picks[category] = _candidates(weight, unit_row, asks, begins, ends)
         out = []
         for r, (text, (norm, offsets), categories) in enumerate(
                 zip(texts, normalized, categories_per_row, strict=True)):
             reasons = []
-            spans = _chunk_spans(norm) if categories and chunks[r] else []
-            for category in categories if spans else []:
-                weight = weights[category][row_units[r]:row_units[r + 1]]
-                reasons += self._strongest(text, norm, offsets, spans, weight, category, top, min_share)
+            for category in categories:
+                bounds, candidates = picks[category]
+                candidates = candidates[bounds[r]:bounds[r + 1]]
+                reasons += self._strongest(text, norm, offsets, candidates, category, top, min_share)
             out.append(sorted(reasons, key=lambda r: -r["weight"]))
         return out
 
-    def _strongest(self, text: str, norm: str, offsets: Sequence[int], spans: list[tuple[int, int]],
-                   weight: np.ndarray, category: str, top: int, min_share: float) -> list[dict]:
-        """The ``top`` best-ranked chunks among the CANDIDATES heaviest that push up and are not seldom-marked
-        words, each ranking at least ``min_share`` of the first (rank: weight times marking rate). A rate is at
-        most 1, so the scan stops once no lighter chunk could be kept."""
+    def _strongest(self, text: str, norm: str, offsets: Sequence[int],
+                   candidates: list[tuple[int, int, float]], category: str, top: int,
+                   min_share: float) -> list[dict]:
+        """The ``top`` best-ranked of the ``candidates`` (chunk begin, end, push; heaviest first, all pushing up)
+        that are not seldom-marked words, each ranking at least ``min_share`` of the first (rank: push times
+        marking rate). A rate is at most 1, so the scan stops once no lighter chunk could be kept."""
         ranked: list[tuple[float, dict]] = []  # best first; ties in order of weight
-        for u in np.argsort(-weight, kind="stable")[:CANDIDATES].tolist():
-            push = float(weight[u])
-            if push < 1e-9 or ranked and (push < ranked[0][0] * min_share
-                                          or len(ranked) >= top and push <= ranked[top - 1][0]):
+        for begin, end, push in candidates:
+            if ranked and (push < ranked[0][0] * min_share or len(ranked) >= top and push <= ranked[top - 1][0]):
                 break
-            begin, stop = _trimmed(norm, offsets, *spans[u])
+            begin, stop = _trimmed(norm, offsets, begin, end)
             word = text[begin:stop].lower()
             if word not in self.unmarked and (category in self.identity_heads or word not in self.neutral):
                 ranked.append((push * self.rates.get(word, self.prior),

@@ -10,6 +10,8 @@ from moderation.abuse import (
     GENERALIZED,
     SCOPES,
     AbuseModel,
+    _chunk_bounds,
+    _space_table,
     generalize,
     generalized_tokens,
     marking_rates,
@@ -159,6 +161,18 @@ def _scopes_one_by_one(tokens: list[str]) -> list[str]:
                 max_size=14))
 def test_scopes_end_where_the_next_opener_begins(tokens):
     assert generalized_tokens(tokens) == _scopes_one_by_one(tokens)
+
+
+def test_no_whitespace_above_the_space_table():
+    assert not any(chr(c).isspace() for c in range(len(_space_table()), 0x110000))
+
+
+@given(st.lists(st.text(st.sampled_from(["a", "é", " ", "\n", "\u3000", "\x1f", "\xa0", "\u200b", "😀"]))))
+def test_chunk_bounds_are_the_spans_of_split(texts):
+    begins, ends = _chunk_bounds(texts)
+    pieces = [chunk for text in texts for chunk in text.split()]
+    owners = [text for text in texts for _ in text.split()]
+    assert [text[b:e] for text, b, e in zip(owners, begins.tolist(), ends.tolist(), strict=True)] == pieces
 
 
 def test_a_groups_name_is_never_a_reason_for_abuse_but_may_be_for_hate():
