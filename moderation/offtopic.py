@@ -56,6 +56,9 @@ CUES = {
     "laughter": re.compile(r"\b(?:lol|haha\w*|hehe\w*)\b|[:;]-?[)pd(]", re.IGNORECASE),
     "first_person": re.compile(r"\b(?:i|me|my|i'm|im)\b", re.IGNORECASE),
 }
+# CUES without IGNORECASE, for ASCII text lower-cased first: there they match alike (their letters are lower-case
+# ASCII, and lower-casing ASCII moves no word boundary), and case-sensitive searches take half the time.
+CUES_LOWER = {name: re.compile(pattern.pattern) for name, pattern in CUES.items()}
 # A cheap test that is true of every text its cue matches in (as SPAM_HINTS): laughter's alternation is tried at
 # every position, 12 us in a long comment, and five in six of C3's comments hold no colon, semicolon or these
 # letters (any character that matches one of them ignoring case lower-cases to it).
@@ -232,10 +235,15 @@ def drop_citations(texts: list[str], counts: np.ndarray) -> np.ndarray:
 
 
 def cues(texts: list[str]) -> np.ndarray:
-    """1 where a text shows each of CUES, else 0: one row per text."""
-    tests = [(CUE_HINTS.get(name), pattern.search) for name, pattern in CUES.items()]
-    return np.array([[(hint is None or hint(text)) and search(text) is not None for hint, search in tests]
-                     for text in texts], dtype=float).reshape(len(texts), len(CUES))
+    """1 where a text shows each of CUES, else 0: one row per text. An ASCII text is lower-cased once and searched
+    with CUES_LOWER (the same matches there, faster)."""
+    ignoring = [(CUE_HINTS.get(name), pattern.search) for name, pattern in CUES.items()]
+    lowered = [(CUE_HINTS.get(name), pattern.search) for name, pattern in CUES_LOWER.items()]
+    rows = []
+    for text in texts:
+        tests, text = (lowered, text.lower()) if text.isascii() else (ignoring, text)
+        rows.append([(hint is None or hint(text)) and search(text) is not None for hint, search in tests])
+    return np.array(rows, dtype=float).reshape(len(texts), len(CUES))
 
 
 def names(text: str, stop_words: frozenset[str]) -> list[re.Match]:
