@@ -323,25 +323,6 @@ class AbuseModel(Classifier):
 # How many of a category's heaviest words are ranked for reasons: out of fold, the 10 heaviest gave char F1 0.6483,
 # all of them 0.6484 (/work/notes/r8/spans).
 CANDIDATES = 10
-# a word token or a run of whitespace: tokens never cross whitespace, so the runs before a token number its chunk
-TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
-
-
-def _token_chunks(texts: list[str], first_chunks: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The word tokens of ``texts`` (their ``TOKEN_OR_SPACE`` matches that are no whitespace), the
-    whitespace-separated chunk each is in (numbered over all texts, text r's first one ``first_chunks[r]``) and
-    the text each is in; counted for all texts at once."""
-    matches = [TOKEN_OR_SPACE.findall(text) for text in texts]
-    counts = np.fromiter(map(len, matches), dtype=np.int64, count=len(matches))
-    items = list(itertools.chain.from_iterable(matches))
-    space = np.fromiter(map(str.isspace, items), dtype=bool, count=len(items))
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-    runs = np.cumsum(space)  # whitespace runs up to each item, over all texts
-    before = np.concatenate([np.zeros(1, np.int64), runs])[np.cumsum(counts) - counts]  # before each text's first
-    leading = np.fromiter((text[:1].isspace() for text in texts), dtype=np.int64, count=len(texts))
-    chunks = runs - (before + leading - first_chunks)[rows]
-    words = ~space
-    return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunks[words], rows[words]
 
 
 def _candidates(weight: np.ndarray, unit_row: np.ndarray, asks: np.ndarray, begins: np.ndarray, ends: np.ndarray
@@ -366,19 +347,49 @@ def _space_table() -> np.ndarray:
     return np.array([chr(c).isspace() for c in range(0x3001)])
 
 
-def _chunk_bounds(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The start and end, within its text, of every ``str.split`` chunk of ``texts``, text after text: found with
-    numpy over all texts at once (a regex split per text cost more than choosing the reasons)."""
-    points = code_points(" ".join(texts))
-    table = _space_table()
-    space = np.ones(len(points) + 2, bool)  # a space before and after: chunks begin and end at the edges
-    space[1:-1] = (points < len(table)) & table[np.minimum(points, len(table) - 1)]
-    begins = np.flatnonzero(space[:-2] & ~space[1:-1])
-    ends = np.flatnonzero(~space[1:-1] & space[2:]) + 1
+@functools.cache
+def _word_table() -> np.ndarray:
+    """Which code points of the Basic Multilingual Plane the regex ``\\w`` matches: ``str.isalnum`` ones and "_"."""
+    return np.array([chr(c).isalnum() or c == ord("_") for c in range(0x10000)])
+
+
+def _in_table(points: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return (points < len(table)) & table[np.minimum(points, len(table) - 1)]
+
+
+def _is_word(points: np.ndarray) -> np.ndarray:
+    """``\\w`` per code point: the table below U+10000, each distinct higher one asked once."""
+    out = _in_table(points, _word_table())
+    high = np.flatnonzero(points >= len(_word_table()))
+    if len(high):
+        distinct, which = np.unique(points[high], return_inverse=True)
+        out[high] = np.array([chr(c).isalnum() for c in distinct.tolist()], dtype=bool)[which]
+    return out
+
+
+def _edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The starts and ends of the runs of True in ``mask``."""
+    padded = np.concatenate([[False], mask, [False]])
+    return np.flatnonzero(padded[1:-1] & ~padded[:-2]), np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
+
+
+def _layout(texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Where the ``str.split`` chunks of ``texts`` are (start and end within their text, text after text), and
+    their word tokens (``WORD_TOKEN``: the runs of two or more ``\\w`` characters) with the chunk each is in
+    (numbered over all texts) and the text each is in: found with numpy over the code points of all texts at
+    once, not with a regex pass per text."""
+    joined = " ".join(texts)
+    points = code_points(joined)
+    begins, ends = _edges(~_in_table(points, _space_table()))
+    starts, stops = _edges(_is_word(points))
+    long = stops - starts >= 2
+    starts, stops = starts[long], stops[long]
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1  # each with its joining space
-    starts = np.cumsum(lengths) - lengths
-    text_of = np.searchsorted(starts, begins, side="right") - 1
-    return begins - starts[text_of], ends - starts[text_of]
+    first = np.cumsum(lengths) - lengths
+    chunk_text = np.searchsorted(first, begins, side="right") - 1
+    tokens = [joined[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
+    return (begins - first[chunk_text], ends - first[chunk_text], tokens,
+            np.searchsorted(begins, starts, side="right") - 1, np.searchsorted(first, starts, side="right") - 1)
 
 
 class _Explainer:
@@ -409,7 +420,7 @@ class _Explainer:
         row_units = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
         n_units = int(row_units[-1])
         char_feats, char_lengths = self.pool.features(list(itertools.chain.from_iterable(chunks)))
-        tokens, token_units, same_row = _token_chunks([norm for norm, _ in normalized], row_units[:-1])
+        begins, ends, tokens, token_units, same_row = _layout([norm for norm, _ in normalized])
         ids = self.word.ids(tokens)
         everywhere = np.arange(len(ids))
         at, unigrams = self.word.lookup(1, ids, everywhere)
@@ -422,7 +433,6 @@ class _Explainer:
         factors = np.concatenate([np.ones(len(char_feats)), np.ones(len(unigrams)), np.full(2 * len(bigrams), 0.5)])
         unit_row = np.repeat(np.arange(len(texts)), np.diff(row_units))
         share = self._shares(features, unit_row[units], feats, factors)
-        begins, ends = _chunk_bounds([norm for norm, _ in normalized])
         picks = {}
         for category in {c for categories in categories_per_row for c in categories}:
             weight = np.bincount(units, weights=share * self.coef[category][feats], minlength=n_units)
