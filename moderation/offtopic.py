@@ -43,6 +43,7 @@ PROMO = re.compile(
 # PROMO without IGNORECASE, run on lower-cased text: twice as fast, so it serves as PROMO's hint.
 PROMO_LOWER = re.compile(PROMO.pattern)
 CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
+CAPS_HINT = re.compile("[A-Z]{3}").search  # true of every text CAPS_WORD matches in, found twice as fast
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z]+\b|\b[A-Z]{2,}\b")
 WORD = re.compile(r"[a-z]+")
 
@@ -205,6 +206,8 @@ def duplicate_counts(texts: list[str]) -> np.ndarray:
 
 
 def shouting(text: str) -> float:
+    if CAPS_HINT(text) is None:  # four in five comments: CAPS_WORD's leading \b keeps re from skipping ahead
+        return 0.0
     capitals = sum(len(word) for word in CAPS_WORD.findall(text))
     if not capitals:  # most comments: no need to count the letters
         return 0.0
