@@ -21,7 +21,7 @@ from moderation.estimator import Classifier, Linear
 from moderation.lexicon import BODY_WORDS, GROUP_WORDS, HATRED_WORDS, NEGATORS, NEUTRAL_WORDS, REPORTERS, VIOLENCE_WORDS
 from moderation.textnorm import normalize, normalize_with_offsets, original_span
 from moderation.vectorize import TOKEN as WORD_TOKEN  # the vectorisers' tokens, so spans match features
-from moderation.vectorize import CharTfidf, WordTfidf
+from moderation.vectorize import CharTfidf, WordTfidf, code_points
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -323,34 +323,73 @@ class AbuseModel(Classifier):
 # How many of a category's heaviest words are ranked for reasons: out of fold, the 10 heaviest gave char F1 0.6483,
 # all of them 0.6484 (/work/notes/r8/spans).
 CANDIDATES = 10
-# a word token or a run of whitespace: tokens never cross whitespace, so the runs before a token number its chunk
-TOKEN_OR_SPACE = re.compile(WORD_TOKEN.pattern + r"|\s+")
-SPACE = re.compile(r"(\s+)")
 
 
-def _token_chunks(texts: list[str], first_chunks: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The word tokens of ``texts`` (their ``TOKEN_OR_SPACE`` matches that are no whitespace), the
-    whitespace-separated chunk each is in (numbered over all texts, text r's first one ``first_chunks[r]``) and
-    the text each is in; counted for all texts at once."""
-    matches = [TOKEN_OR_SPACE.findall(text) for text in texts]
-    counts = np.fromiter(map(len, matches), dtype=np.int64, count=len(matches))
-    items = list(itertools.chain.from_iterable(matches))
-    space = np.fromiter(map(str.isspace, items), dtype=bool, count=len(items))
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-    runs = np.cumsum(space)  # whitespace runs up to each item, over all texts
-    before = np.concatenate([np.zeros(1, np.int64), runs])[np.cumsum(counts) - counts]  # before each text's first
-    leading = np.fromiter((text[:1].isspace() for text in texts), dtype=np.int64, count=len(texts))
-    chunks = runs - (before + leading - first_chunks)[rows]
-    words = ~space
-    return [item for item, blank in zip(items, space.tolist(), strict=True) if not blank], chunks[words], rows[words]
+def _candidates(weight: np.ndarray, unit_row: np.ndarray, asks: np.ndarray, begins: np.ndarray, ends: np.ndarray
+                ) -> tuple[list[int], list[tuple[int, int, float]]]:
+    """Per row that ``asks``, its CANDIDATES heaviest chunks that push up as (begin, end, push), heaviest first
+    (ties in chunk order), for all rows with one sort: row r's are ``candidates[bounds[r]:bounds[r + 1]]``."""
+    n_rows = len(asks)
+    pushing = np.flatnonzero((weight >= 1e-9) & asks[unit_row])
+    order = pushing[np.argsort(-weight[pushing], kind="stable")]
+    order = order[np.argsort(unit_row[order], kind="stable")]  # by row, then heaviest first
+    rows = unit_row[order]
+    first = np.searchsorted(rows, np.arange(n_rows + 1))
+    keep = np.arange(len(order)) - first[rows] < CANDIDATES
+    found, rows = order[keep], rows[keep]
+    candidates = list(zip(begins[found].tolist(), ends[found].tolist(), weight[found].tolist(), strict=True))
+    return np.searchsorted(rows, np.arange(n_rows + 1)).tolist(), candidates
 
 
-def _chunk_spans(text: str) -> list[tuple[int, int]]:
-    """The spans of ``text.split()``'s chunks, from the lengths of the chunks and the whitespace between (one
-    regex call, no match object per chunk)."""
-    parts = SPACE.split(text)
-    ends = list(itertools.accumulate(map(len, parts)))
-    return [(end - len(part), end) for part, end in zip(parts[::2], ends[::2], strict=True) if part]
+@functools.cache
+def _space_table() -> np.ndarray:
+    """Which code points ``str.split`` splits on, up to U+3000: no higher one is whitespace."""
+    return np.array([chr(c).isspace() for c in range(0x3001)])
+
+
+@functools.cache
+def _word_table() -> np.ndarray:
+    """Which code points of the Basic Multilingual Plane the regex ``\\w`` matches: ``str.isalnum`` ones and "_"."""
+    return np.array([chr(c).isalnum() or c == ord("_") for c in range(0x10000)])
+
+
+def _in_table(points: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return (points < len(table)) & table[np.minimum(points, len(table) - 1)]
+
+
+def _is_word(points: np.ndarray) -> np.ndarray:
+    """``\\w`` per code point: the table below U+10000, each distinct higher one asked once."""
+    out = _in_table(points, _word_table())
+    high = np.flatnonzero(points >= len(_word_table()))
+    if len(high):
+        distinct, which = np.unique(points[high], return_inverse=True)
+        out[high] = np.array([chr(c).isalnum() for c in distinct.tolist()], dtype=bool)[which]
+    return out
+
+
+def _edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The starts and ends of the runs of True in ``mask``."""
+    padded = np.concatenate([[False], mask, [False]])
+    return np.flatnonzero(padded[1:-1] & ~padded[:-2]), np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
+
+
+def _layout(texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Where the ``str.split`` chunks of ``texts`` are (start and end within their text, text after text), and
+    their word tokens (``WORD_TOKEN``: the runs of two or more ``\\w`` characters) with the chunk each is in
+    (numbered over all texts) and the text each is in: found with numpy over the code points of all texts at
+    once, not with a regex pass per text."""
+    joined = " ".join(texts)
+    points = code_points(joined)
+    begins, ends = _edges(~_in_table(points, _space_table()))
+    starts, stops = _edges(_is_word(points))
+    long = stops - starts >= 2
+    starts, stops = starts[long], stops[long]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1  # each with its joining space
+    first = np.cumsum(lengths) - lengths
+    chunk_text = np.searchsorted(first, begins, side="right") - 1
+    tokens = [joined[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
+    return (begins - first[chunk_text], ends - first[chunk_text], tokens,
+            np.searchsorted(begins, starts, side="right") - 1, np.searchsorted(first, starts, side="right") - 1)
 
 
 class _Explainer:
@@ -381,7 +420,7 @@ class _Explainer:
         row_units = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
         n_units = int(row_units[-1])
         char_feats, char_lengths = self.pool.features(list(itertools.chain.from_iterable(chunks)))
-        tokens, token_units, same_row = _token_chunks([norm for norm, _ in normalized], row_units[:-1])
+        begins, ends, tokens, token_units, same_row = _layout([norm for norm, _ in normalized])
         ids = self.word.ids(tokens)
         everywhere = np.arange(len(ids))
         at, unigrams = self.word.lookup(1, ids, everywhere)
@@ -394,34 +433,37 @@ class _Explainer:
         factors = np.concatenate([np.ones(len(char_feats)), np.ones(len(unigrams)), np.full(2 * len(bigrams), 0.5)])
         unit_row = np.repeat(np.arange(len(texts)), np.diff(row_units))
         share = self._shares(features, unit_row[units], feats, factors)
-        weights = {c: np.bincount(units, weights=share * self.coef[c][feats], minlength=n_units)
-                   for c in {c for categories in categories_per_row for c in categories}}
+        picks = {}
+        for category in {c for categories in categories_per_row for c in categories}:
+            weight = np.bincount(units, weights=share * self.coef[category][feats], minlength=n_units)
+            asks = np.array([category in categories for categories in categories_per_row])
+            picks[category] = _candidates(weight, unit_row, asks, begins, ends)
         out = []
         for r, (text, (norm, offsets), categories) in enumerate(
                 zip(texts, normalized, categories_per_row, strict=True)):
             reasons = []
-            spans = _chunk_spans(norm) if categories and chunks[r] else []
-            for category in categories if spans else []:
-                weight = weights[category][row_units[r]:row_units[r + 1]]
-                reasons += self._strongest(text, norm, offsets, spans, weight, category, top, min_share)
+            for category in categories:
+                bounds, candidates = picks[category]
+                candidates = candidates[bounds[r]:bounds[r + 1]]
+                reasons += self._strongest(text, norm, offsets, candidates, category, top, min_share)
             out.append(sorted(reasons, key=lambda r: -r["weight"]))
         return out
 
-    def _strongest(self, text: str, norm: str, offsets: Sequence[int], spans: list[tuple[int, int]],
-                   weight: np.ndarray, category: str, top: int, min_share: float) -> list[dict]:
-        """The ``top`` best-ranked chunks among the CANDIDATES heaviest that push up, read as words ("....." is none;
-        "@$$" is) and are not seldom-marked, each ranking at least ``min_share`` of the first (rank: weight times
-        marking rate). A rate is at most 1, so the scan stops once no lighter chunk could be kept."""
+    def _strongest(self, text: str, norm: str, offsets: Sequence[int],
+                   candidates: list[tuple[int, int, float]], category: str, top: int,
+                   min_share: float) -> list[dict]:
+        """The ``top`` best-ranked of the ``candidates`` (chunk begin, end, push; heaviest first, all pushing up)
+        that read as words once normalised ("....." does not; "a$$" does) and are not seldom-marked, each ranking
+        at least ``min_share`` of the first (rank: push times marking rate). A rate is at most 1, so the scan stops
+        once no lighter chunk could be kept."""
         ranked: list[tuple[float, dict]] = []  # best first; ties in order of weight
-        for u in np.argsort(-weight, kind="stable")[:CANDIDATES].tolist():
-            push = float(weight[u])
-            if push < 1e-9 or ranked and (push < ranked[0][0] * min_share
-                                          or len(ranked) >= top and push <= ranked[top - 1][0]):
+        for begin, end, push in candidates:
+            if ranked and (push < ranked[0][0] * min_share or len(ranked) >= top and push <= ranked[top - 1][0]):
                 break
-            begin, stop = _trimmed(norm, offsets, *spans[u])
+            is_word = WORD.search(norm, begin, end) is not None
+            begin, stop = _trimmed(norm, offsets, begin, end)
             word = text[begin:stop].lower()
-            if WORD.search(norm, *spans[u]) and word not in self.unmarked and (
-                    category in self.identity_heads or word not in self.neutral):
+            if is_word and word not in self.unmarked and (category in self.identity_heads or word not in self.neutral):
                 ranked.append((push * self.rates.get(word, self.prior),
                                {"term": text[begin:stop], "start": begin, "end": stop, "category": category,
                                 "weight": round(push, 4)}))

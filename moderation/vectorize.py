@@ -121,7 +121,7 @@ class NgramIndex:
     def of(cls, text: str, lengths: np.ndarray, indices: np.ndarray) -> NgramIndex:
         """From ``PackedVocabulary.vocabulary_terms``: a line break put between terms, one split into tokens, the
         rest with numpy."""
-        points, starts = _code_points(text), np.cumsum(lengths) - lengths
+        points, starts = code_points(text), np.cumsum(lengths) - lengths
         sizes = np.add.reduceat((points == ord(" ")).astype(np.int64), starts) + 1 if len(starts) else starts
         lines = np.insert(points, starts[1:], ord("\n")).tobytes().decode("utf-32-le", "surrogatepass")
         flat = lines.split()  # tokens hold no whitespace
@@ -289,7 +289,7 @@ class WordTfidf(Tfidf):
         return self.transform_tokens(self.tokenize_all(self._checked(raw_documents)))
 
 
-def _code_points(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
@@ -308,7 +308,7 @@ class CharGramIndex:
     @classmethod
     def of(cls, text: str, lengths: np.ndarray, indices: np.ndarray, ngram_range: tuple[int, int]) -> CharGramIndex:
         """From ``PackedVocabulary.vocabulary_terms``, all with numpy."""
-        points = _code_points(text)
+        points = code_points(text)
         alphabet = np.unique(points)
         if (len(alphabet) + 1) ** max(ngram_range[1], int(lengths.max(initial=1))) >= 2**63:
             raise OverflowError("character n-gram keys would not fit in 64 bits")
@@ -333,7 +333,7 @@ class CharGramIndex:
     def grams(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary indices of each word's n-grams, end to end, and how many each word has."""
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2  # padded with a space each side
-        points = _code_points(f" {'  '.join(words)} " if words else "")
+        points = code_points(f" {'  '.join(words)} " if words else "")
         at = np.minimum(np.searchsorted(self.alphabet, points), len(self.alphabet) - 1)
         ids = np.where(self.alphabet[at] == points, at, -1)
         word, ends = _rows(lengths), np.repeat(np.cumsum(lengths), lengths)

@@ -9,7 +9,10 @@ from sklearn.base import clone
 from moderation.abuse import (
     GENERALIZED,
     SCOPES,
+    WORD_TOKEN,
     AbuseModel,
+    _layout,
+    _space_table,
     generalize,
     generalized_tokens,
     marking_rates,
@@ -168,6 +171,22 @@ def _scopes_one_by_one(tokens: list[str]) -> list[str]:
                 max_size=14))
 def test_scopes_end_where_the_next_opener_begins(tokens):
     assert generalized_tokens(tokens) == _scopes_one_by_one(tokens)
+
+
+def test_no_whitespace_above_the_space_table():
+    assert not any(chr(c).isspace() for c in range(len(_space_table()), 0x110000))
+
+
+@given(st.lists(st.text(st.sampled_from(["a", "é", "_", "7", "-", "\u0301", "𝐀", "😀", " ", "\n", "\u3000", "\x1f",
+                                          "\xa0", "\u200b"]))))
+def test_layout_finds_the_chunks_of_split_and_the_vectorisers_tokens(texts):
+    begins, ends, tokens, token_chunks, token_texts = _layout(texts)
+    chunks = [(r, chunk) for r, text in enumerate(texts) for chunk in text.split()]
+    assert [texts[r][b:e] for (r, _), b, e in zip(chunks, begins.tolist(), ends.tolist(), strict=True)] == \
+        [chunk for _, chunk in chunks]
+    assert tokens == [token for text in texts for token in WORD_TOKEN.findall(text)]
+    assert [chunks[k][0] for k in token_chunks.tolist()] == token_texts.tolist()
+    assert all(token in chunks[k][1] for token, k in zip(tokens, token_chunks.tolist(), strict=True))
 
 
 def test_a_groups_name_is_never_a_reason_for_abuse_but_may_be_for_hate():
