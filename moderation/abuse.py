@@ -460,10 +460,12 @@ class _Explainer:
         for begin, end, push in candidates:
             if ranked and (push < ranked[0][0] * min_share or len(ranked) >= top and push <= ranked[top - 1][0]):
                 break
-            is_word = WORD.search(norm, begin, end) is not None
-            begin, stop = _trimmed(norm, offsets, begin, end)
+            span = _trimmed(norm, offsets, begin, end)
+            if span is None:
+                continue
+            begin, stop = span
             word = text[begin:stop].lower()
-            if is_word and word not in self.unmarked and (category in self.identity_heads or word not in self.neutral):
+            if word not in self.unmarked and (category in self.identity_heads or word not in self.neutral):
                 ranked.append((push * self.rates.get(word, self.prior),
                                {"term": text[begin:stop], "start": begin, "end": stop, "category": category,
                                 "weight": round(push, 4)}))
@@ -487,9 +489,10 @@ class _Explainer:
         return value * factors / np.bincount(at, weights=factors, minlength=len(have) + 1)[at]
 
 
-def _trimmed(norm: str, offsets: Sequence[int], start: int, end: int) -> tuple[int, int]:
-    """The original span of a whitespace chunk without the punctuation around its word ("idiot!" -> "idiot")."""
-    words = [m.span() for m in WORD.finditer(norm[start:end])]
-    if words:
-        start, end = start + words[0][0], start + words[-1][1]
-    return original_span(offsets, start, end)
+def _trimmed(norm: str, offsets: Sequence[int], start: int, end: int) -> tuple[int, int] | None:
+    """The original span of a whitespace chunk without the punctuation around its words ("idiot!" -> "idiot"), or
+    None when the normalised chunk holds no word ("....."; "a$$" normalised is "ass")."""
+    words = [m.span() for m in WORD.finditer(norm, start, end)]
+    if not words:
+        return None
+    return original_span(offsets, words[0][0], words[-1][1])
