@@ -33,6 +33,10 @@ GROUP_WORDS = frozenset((
 # Naming a group, in any of these words, is not abuse.
 NEUTRAL_WORDS = tuple(sorted(set(IDENTITY_WORDS) | GROUP_WORDS))
 
+# Nouns that turn an identity word into the name of a group ("black people", "gay men", "the Sikh community"):
+# beside identity words they still only name the group.
+PEOPLE_WORDS = frozenset(("people", "person", "persons", "folk", "folks", "men", "community", "communities"))
+
 VIOLENCE_WORDS = frozenset((
     "kill", "kills", "killed", "killing", "murder", "murders", "murdered", "murdering", "shoot", "shoots",
     "shooting", "shot", "hang", "hanged", "hanging", "lynch", "lynched", "lynching", "burn", "burned", "burning",

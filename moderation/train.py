@@ -50,7 +50,7 @@ CORPUS_WEIGHTS = {"insults-2012": 2.0, "c3": 3.0, "sfu-ctc": 3.0, "civil-comment
                   "ethos": 1.0, "stormfront": 0.5, "gab": 1.0, "implicit-hate": 1.0, "tweeteval-offensive": 0.5,
                   "tweeteval-hate": 0.5, "wikipedia": 1.0, "news-articles": 2.0, "civil-identity": 3.0,
                   "identity-attacks": 1.0}
-ABUSE_VERSION = "abuse-2026.12.9"
+ABUSE_VERSION = "abuse-2026.12.10"
 OFFTOPIC_VERSION = "offtopic-2026.12.7"
 OFFTOPIC_REVIEW_PRECISION = 0.7  # share of the comments sent to review that are off-topic, on either basis
 APPROVE_MISS = 0.2  # share of the abusive comments (and of the threats) the default review threshold may approve

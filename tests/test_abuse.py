@@ -85,6 +85,25 @@ def test_identity_words_alone_cannot_raise_a_score():
     assert model.predict_proba(["gay"])[0, 0] < blind.predict_proba(["gay"])[0, 0]
 
 
+def test_naming_a_group_with_people_nouns_cannot_raise_a_score():
+    """"black people", "the black community": a group named with a noun is only named, for every head but the
+    hate head, which may learn from "xgroupx people" (not from "the xgroupx")."""
+    texts = ["black people are idiots", "black folks are morons", "stupid black community", "nice day",
+             "people like a good point", "thank you"] * 5
+    labels = pd.DataFrame({"abusive": [1, 1, 1, 0, 0, 0] * 5, "hate": [1, 1, 1, 0, 0, 0] * 5})
+    model = AbuseModel(min_df=1, calibration_folds=2, neutral_words=("black",)).fit(texts, labels)
+    word = {i: t for t, i in model.views_["word"].vocabulary_.items()}
+    offset = len(word) + len(model.views_["char"].vocabulary_)
+    generalized = {i + offset: t for t, i in model.views_["generalized"].vocabulary_.items()}
+    names = word | generalized
+    clipped = {names[i] for i in model.neutral_features_ if i in names}
+    assert {"black people", "black folks", "black community", "xgroupx people", "xgroupx folks"} <= clipped
+    assert "people" not in clipped
+    assert (model.heads_["abusive"].coef[0][model.neutral_features_] <= 0).all()
+    hate_clipped = {names[i] for i in model.group_features_}
+    assert "xgroupx" in hate_clipped and "xgroupx people" not in hate_clipped
+
+
 def test_words_span_raters_seldom_mark_are_learned_from_their_offsets():
     texts = ["you are an idiot"] * 4 + ["the idiot spoke"]
     spans = [set(range(11, 16))] * 4 + [set(range(4, 9))]  # "idiot" marked every time
