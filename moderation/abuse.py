@@ -201,8 +201,9 @@ class AbuseModel(Classifier):
         views = self.views_
         word, char = views["word"], views["char"]
         neutral = self.neutral_word_set()
+        naming = neutral | PEOPLE_WORDS
         found = [i for term, i in word.vocabulary_.items()
-                 if set(term.split()) <= neutral | PEOPLE_WORDS and set(term.split()) & neutral]
+                 if (words := set(term.split())) <= naming and not words.isdisjoint(neutral)]
         found += [i + len(word.vocabulary_) for i in {i for w in neutral for i in char.word_indices(w)}]
         named, group = [], []
         if "generalized" in views:
