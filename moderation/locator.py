@@ -513,7 +513,10 @@ def train_locator(out: str | Path = "models/locator.joblib", C: float = 0.1, sec
                                        "log_lines_below", "log_alike_above", "log_alike_below"],
                   "gate": f"a pick above the article's first line of >= {LONG_LINE} characters, or at or above "
                           "the post's own 'Posted by NAME at/on ...' sign-off, places nothing (may_open); applied "
-                          "after the threshold, which is chosen from the ungated picks"},
+                          "after the threshold, which is chosen from the ungated picks",
+                  "start": "a placed section starts at the earliest line above the pick whose line log-odds are "
+                           f"within ALIKE ({ALIKE}) of the pick's, where comments may open (may_open) and that the "
+                           "section model scores at the threshold too; else at the pick (first_opening)"},
         "training_data": [{"corpus": "dragnet_corrected", "file": "/".join(DRAGNET),
                            "sha256": artifacts.sha256_file(dataset_path(*DRAGNET)), "pages": len(pages),
                            "with_comments": sum(page["has_comments"] for page in pages),
