@@ -177,5 +177,48 @@ def test_the_locator_places_nothing_where_comments_cannot_start(monkeypatch):
     sign-off is placed."""
     eager = clone(shipped_locator()).set_params(threshold=-np.inf)
     for line, expected in ((8, None), (2, None), (13, 13)):
-        monkeypatch.setattr(eager, "best", lambda lines, line=line: Located(line, 5.0))
+        monkeypatch.setattr(eager, "best", lambda lines, evidence=None, line=line: Located(line, 5.0))
         assert eager.locate(SIGNED) == expected
+
+
+def test_a_placed_section_starts_at_the_earliest_alike_opening_the_section_model_accepts(monkeypatch):
+    """The line model often picks a later comment's header; the section then starts at the earliest line above that
+    looks as much like an opening (within ALIKE), may open comments and scores at the threshold itself."""
+    import copy
+
+    import moderation.locator as locator
+
+    model = copy.deepcopy(shipped_locator())
+    model.threshold = 0.0
+    lines = ["Title", "", ARTICLE, "", "Ann", "First comment.", "", "Bob", "Second comment.", "", "Cy", "Third."]
+    rows = np.array([n for n, line in enumerate(lines) if line])  # 0, 2, 4, 5, 7, 8, 10, 11
+    scores = np.array([-9.0, -9.0, 1.0, -9.0, 1.0, -9.0, 1.0, -9.0])  # the section score at each row
+    monkeypatch.setattr(locator, "section_features", lambda f, lo, k: np.array([scores[k]]))
+    monkeypatch.setattr(locator, "_log_odds", lambda m, X: X[:, 0])
+    log_odds = np.array([-9.0, -9.0, 1.0, -6.0, 1.5, -6.0, 2.0, -6.0])
+    features = np.zeros((len(rows), 1))
+    assert model.first_opening(lines, rows, features, log_odds, 6) == 4  # "Cy" picked, "Ann" opens the section
+    scores[2] = -1.0  # the section model would not open comments at "Ann": "Bob"
+    assert model.first_opening(lines, rows, features, log_odds, 6) == 7
+    log_odds[4] = -1.0  # "Bob" no longer looks alike (more than ALIKE below the pick): the pick
+    assert model.first_opening(lines, rows, features, log_odds, 6) == 10
+    scores[2], log_odds[4] = 1.0, 1.5
+    signed = [*lines[:3], "Posted by Kathy at 10:05 AM", *lines[4:]]  # the post's sign-off above "Ann"
+    assert model.first_opening(signed, rows, features, log_odds, 6) == 4
+    signed_below = [*lines[:6], "Posted by Kathy at 10:05 AM", *lines[7:]]  # between "Ann" and "Bob"
+    assert model.first_opening(signed_below, rows, features, log_odds, 6) == 7
+    unread = ["Title", "", "Short intro.", "", *lines[4:]]  # no long line: the article may start anywhere
+    assert model.first_opening(unread, rows, features, log_odds, 6) == 4
+    assert model.first_opening(lines, rows, features, log_odds, 2) == 4  # the pick itself is the earliest
+
+
+def test_moving_the_start_up_never_places_a_section_the_pick_would_not():
+    import copy
+
+    eager = copy.deepcopy(shipped_locator())
+    eager.threshold = -np.inf
+    for lines in (PAGE.split("\n"), SIGNED, [ARTICLE, "", MORE]):
+        for model in (shipped_locator(), eager):
+            at_pick, start = model.locate(lines, extend=False), model.locate(lines)
+            assert (at_pick is None) == (start is None)
+            assert start is None or (start <= at_pick and may_open(lines, start))
