@@ -11,6 +11,8 @@ the behavioural suite (speed and memory: benchmarks/speed.py).
    exactly as ``train_abuse`` does) next to the peer's ``predict_prob`` on the same texts, per corpus with both
    classes, for the news corpora together and for all. The peer is pre-trained on data of its own, so it is
    scored as shipped, without cross-validation (some of our texts may be in its training data).
+1b. Wikipedia talk test comments (Conversation AI's evaluation sets, as written and with identity terms swapped):
+   the model as given, never trained on them; reported, never used for a choice.
 2. Calibration of the abusive head on the news corpora: reliability table and Brier score, the peer's Brier.
 3. Toxic spans (SemEval-2021 task 5 trial posts): character F1 of the offsets of our ``explain`` reasons,
    by top-k and by weight cut-off, against the peer applied word by word.
@@ -53,7 +55,7 @@ import moderation
 from moderation import artifacts
 from moderation.abuse import WORD, AbuseModel, fit_calibrator
 from moderation.corpora import dataset_path
-from moderation.corpora.abuse import NEWS_CORPORA, Corpus, load_all
+from moderation.corpora.abuse import NEWS_CORPORA, Corpus, load_all, wikipedia_test_sets
 from moderation.evaluate import (
     binary_metrics,
     calibration_error,
@@ -210,9 +212,9 @@ PROTOCOL_HEADS = ("abusive", "hate")
 PROTOCOL = ("grouped: 5 folds grouped by article (c3, sfu-ctc), author (stormfront) or row; left out: trained on all "
             "the other corpora")
 # The label each corpus is judged on: news comments for abuse in general, hate corpora for hate.
-JUDGED_ON = {"insults-2012": "abusive", "c3": "abusive", "sfu-ctc": "abusive", "wikipedia": "abusive",
-             "tweeteval-offensive": "abusive", "davidson": "hate", "ethos": "hate", "stormfront": "hate",
-             "gab": "hate", "implicit-hate": "hate", "tweeteval-hate": "hate"}
+JUDGED_ON = {"insults-2012": "abusive", "c3": "abusive", "sfu-ctc": "abusive", "tweeteval-offensive": "abusive",
+             "davidson": "hate", "ethos": "hate", "stormfront": "hate", "gab": "hate", "implicit-hate": "hate",
+             "tweeteval-hate": "hate"}
 
 
 def protocol_scores(table: pd.DataFrame, weights: np.ndarray, params: dict, folds: int = 5,
@@ -365,6 +367,22 @@ def report_ranking(model: AbuseModel, table: pd.DataFrame, peer: np.ndarray) -> 
     for category in HEADS:
         print(f"\n {category} head vs the peer's one score; corpora without both classes left out:")
         print_table(ranking_rows(out_of_fold(model, table, category, peer)))
+    print()
+
+
+def report_evaluation_only(model: AbuseModel, python: Path, tmp: Path) -> None:
+    """Conversation AI's Wikipedia talk test comments: no head was trained on them and no choice was made by them,
+    so the model is scored as shipped; the fuzzed copy swaps identity terms, and a model that leans on them drops."""
+    print("== 1b. Never trained on, never used for a choice: Wikipedia talk test comments (toxic), ROC AUC ==")
+    rows = []
+    for name, frame in wikipedia_test_sets().items():
+        proba = model.predict_proba(frame["text"].tolist())
+        peer, _ = peer_predict(python, frame["text"].tolist(), tmp)
+        rows.append({"copy": name, "n": len(frame), "toxic": int(frame["label"].sum()),
+                     "peer": roc_auc_score(frame["label"], peer)}
+                    | {f"p_{c}": roc_auc_score(frame["label"], proba[:, n]) for n, c in enumerate(model.classes_)
+                       if c in ("abusive", "toxic")})
+    print_table(rows)
     print()
 
 
@@ -551,6 +569,7 @@ def main() -> None:
         path = fitted_model(args.model, corpora, table, tmp)
         model = artifacts.load(path).estimator
         report_ranking(model, table, peer)
+        report_evaluation_only(model, python, tmp)
         report_calibration(model, table, peer)
         report_spans(model, table, weights, python, tmp)
         report_behaviour(path, python, tmp)

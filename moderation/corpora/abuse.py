@@ -143,15 +143,6 @@ def stormfront() -> Corpus:
                   (meta_path, archive), "white-supremacist forum sentences: hate -> hate and abusive")
 
 
-def wikipedia_toxicity() -> Corpus:
-    path = dataset_path("abuse", "conversationai-bias", "toxicity_nonfuzzed_testset.csv.gz")
-    data = pd.read_csv(path)
-    toxic = data["toxic"].astype(bool).to_numpy()
-    return Corpus("wikipedia", _frame(data["comment"], "wikipedia", abusive=toxic, toxic=toxic), (path,),
-                  "Wikipedia talk comments (non-fuzzed set): toxic -> toxic and abusive; the fuzzed copy and the "
-                  "bias madlibs are kept for the fairness measurement only")
-
-
 def sfu_ctc() -> Corpus:
     """More Globe and Mail comments (13 articles), toxicity judged as in C3; grouped by article."""
     path = dataset_path("abuse", "sfu-ctc", "SFU_constructiveness_toxicity.csv.gz")
@@ -315,7 +306,7 @@ def identity_attacks() -> Corpus:
 LOADERS = {"insults-2012": insults_2012, "c3": c3, "sfu-ctc": sfu_ctc, "civil-comments": civil_comments,
            "davidson": davidson, "ethos": ethos, "stormfront": stormfront, "gab": gab_hate,
            "implicit-hate": implicit_hate, "tweeteval-offensive": tweeteval_offensive,
-           "tweeteval-hate": tweeteval_hate, "wikipedia": wikipedia_toxicity, "news-articles": news_articles,
+           "tweeteval-hate": tweeteval_hate, "news-articles": news_articles,
            "civil-identity": civil_identity, "identity-attacks": identity_attacks}
 
 
@@ -327,3 +318,16 @@ def madlibs() -> pd.DataFrame:
     """Jigsaw's templated identity sentences (``text``, ``label`` 1 = BAD, ``term``): fairness evaluation only."""
     data = pd.read_csv(dataset_path("abuse", "conversationai-bias", "bias_madlibs_77k.csv.gz"))
     return pd.DataFrame({"text": data["Text"], "label": (data["Label"] == "BAD").astype(int)})
+
+
+def wikipedia_test_sets() -> dict[str, pd.DataFrame]:
+    """Conversation AI's Wikipedia talk comments (``text``, ``label`` 1 = toxic), as written and with their identity
+    terms swapped for others ("fuzzed"): rows of the Wikipedia Toxicity test split that its publishers give for
+    evaluation, so no head is trained on them and no choice is made by them; the gap between the two copies shows
+    how much a model leans on identity terms."""
+    sets = {}
+    for name, file in {"non-fuzzed": "toxicity_nonfuzzed_testset.csv.gz",
+                       "fuzzed": "toxicity_fuzzed_testset.csv.gz"}.items():
+        data = pd.read_csv(dataset_path("abuse", "conversationai-bias", file))
+        sets[name] = pd.DataFrame({"text": data["comment"], "label": data["toxic"].astype(bool).astype(int)})
+    return sets
