@@ -1,6 +1,7 @@
 """Sentinel cases on the shipped models: what a moderator would check first."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,25 @@ def test_cards_are_strict_json(name):
         raise ValueError(f"{name} card holds {constant}")
 
     json.loads((shipped_dir() / f"{name}.card.json").read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+# A file whose name says "test" may be trained on only where its SOURCE.md says so: Kaggle's insults test set, whose
+# solutions were released (the verification set that decided the competition is held back), and the corpora with
+# their test part cut out ("minus-test").
+TRAINABLE_TEST_FILES = re.compile(r"test_with_solutions|minus-test")
+
+
+def data_files(node) -> list[str]:
+    """Every data file a card's ``training_data`` names, whatever its nesting."""
+    if isinstance(node, dict):
+        return [f for key, value in node.items() for f in ([value] if key == "file" else data_files(value))]
+    if isinstance(node, list):
+        return [f for item in node for f in ([item] if isinstance(item, str) else data_files(item))]
+    return []
+
+
+@pytest.mark.parametrize("name", ["abuse", "offtopic", "locator"])
+def test_no_shipped_model_learned_from_a_published_test_split(name):
+    files = data_files(json.loads((shipped_dir() / f"{name}.card.json").read_text())["training_data"])
+    assert files
+    assert [f for f in files if "test" in TRAINABLE_TEST_FILES.sub("", f)] == []
