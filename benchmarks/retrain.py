@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from moderation import artifacts
-from moderation.corpora.abuse import CATEGORIES, load_all
+from moderation.corpora.abuse import CATEGORIES, LOADERS, load_all
 from moderation.evaluate import binary_metrics
 from moderation.labels import site_weight, split_holdout
 from moderation.train import (
@@ -49,7 +49,8 @@ def fit_and_measure(corpora, site, share, max_weight, test, label, quick) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--site", nargs="+", default=["insults-2012"], help="shared corpora playing the new site")
+    parser.add_argument("--site", nargs="+", default=["insults-2012"], choices=list(LOADERS), metavar="CORPUS",
+                        help="shared corpora playing the new site")
     parser.add_argument("--label", default="abusive")
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 100, 200, 400, 800], help="0: no site labels")
     parser.add_argument("--shares", type=float, nargs="+", default=[SITE_SHARE])
