@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,17 +254,15 @@ def _arrow_table(frame: pd.DataFrame):
 
 
 def write_part(frame: pd.DataFrame, path: str, fmt: str) -> dict[str, int]:
-    """One partition's rows into its own file, whole or not at all (a retried partition overwrites it); not
-    when the run's folder is gone (the run was interrupted)."""
-    if not Path(path).parent.is_dir():
-        raise FileNotFoundError(f"{Path(path).parent}: the run's output folder is gone")
+    """One partition's rows into its own file, whole or not at all (a retried partition overwrites it); never
+    into a folder it had to create: when the run's folder is gone (the run was interrupted) it fails instead."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        with atomic_file(path, "wb") as handle:
+        with atomic_file(path, "wb", make_parents=False) as handle:
             pq.write_table(_arrow_table(frame), handle)
     else:
-        with atomic_file(path, "w", newline="" if fmt == "csv" else None) as handle:
+        with atomic_file(path, "w", newline="" if fmt == "csv" else None, make_parents=False) as handle:
             RowWriter(handle, fmt, list(frame.columns)).write_all(records(frame))
     return part_counts(frame)
 
@@ -286,8 +285,19 @@ def atomic_directory(target: str):
         if old:
             shutil.rmtree(old)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise
+
+
+def _remove(folder: Path, tries: int = 100) -> None:
+    """Remove a run's folder while workers may still be landing parts in it: a part landing mid-removal leaves
+    the folder non-empty, so try again; once the folder is gone no part can bring it back (``write_part`` does
+    not create folders)."""
+    for _ in range(tries):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.05)
 
 
 def output_kind(output: str | None, stdout_format: str = "jsonl") -> tuple[str, bool]:

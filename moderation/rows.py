@@ -595,12 +595,14 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
+def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None, *,
+                make_parents: bool = True) -> Iterator[IO]:
     """A file that appears at ``path`` only when the block completes, synced to disk, with the permissions a
     plain ``open`` would give it; on any error (or Ctrl-C, or SIGTERM turned into an exit) nothing is left
-    behind. A ``.gz`` path is gzip-compressed."""
+    behind. A ``.gz`` path is gzip-compressed. Without ``make_parents`` a missing folder is an error."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     text = {} if "b" in mode else {"encoding": "utf-8", "newline": newline}
     try:

@@ -153,6 +153,33 @@ def test_an_interrupted_run_leaves_no_output(client, comments_file, tiny_model_f
         assert left == ["big.csv"]
 
 
+def test_a_part_finishing_after_the_interrupt_does_not_bring_the_folder_back(tmp_path):
+    """A worker still scoring when the run was stopped must fail, not recreate the removed folder (CI once
+    found ``.out.*.tmp`` left behind this way)."""
+    frame = pd.DataFrame({"id": ["a"], "decision": ["approve"]})
+    with pytest.raises(FileNotFoundError):
+        distributed.write_part(frame, str(tmp_path / ".out.x.tmp" / "part-00000.csv"), "csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_folder_goes_even_when_a_part_lands_while_it_is_removed(tmp_path, monkeypatch):
+    real_rmtree, landed = distributed.shutil.rmtree, []
+
+    def racing_rmtree(path, ignore_errors=False):
+        if landed:
+            return real_rmtree(path, ignore_errors=ignore_errors)
+        for child in path.iterdir():  # what rmtree does when a worker's part lands after it listed the folder:
+            child.unlink()  # the folder is not empty at the end, and ignore_errors hides that
+        (path / "part-00001.csv").write_text("id\n")
+        landed.append(path)
+
+    monkeypatch.setattr(distributed.shutil, "rmtree", racing_rmtree)
+    with pytest.raises(KeyboardInterrupt), distributed.atomic_directory(str(tmp_path / "out")) as folder:
+        (folder / "part-00000.csv").write_text("id\n")
+        raise KeyboardInterrupt
+    assert landed and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(("content", "name", "message"), [
     ("text\nhello there\n", "no_id.csv", "name it with --id-column"),
     ("<p>a page</p>", "page.html", "parse --flat"),
