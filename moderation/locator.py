@@ -70,15 +70,28 @@ _REPLY_MARK = re.compile(r"^(?:@\w|re:|pingback|trackback)|\bin reply to\b", re.
 _SIGN_OFF = re.compile(r"^posted by (?![:|])[^:|]{1,60}? (?:at \d{1,2}:\d\d|on .{0,40}\d)", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Pick:
+    """What the line model saw on one page: the line index of each non-empty line, their features and log-odds, and
+    the row it picked."""
+
+    rows: np.ndarray
+    features: np.ndarray
+    log_odds: np.ndarray
+    row: int
+
+
 @dataclass
 class Located:
     """The line (index into the page's lines) where the comments would start, and the evidence for it.
 
-    ``score`` is the section model's log-odds that comments start there.
+    ``score`` is the section model's log-odds that comments start there; ``pick``, what the line model saw, when
+    the locator itself made the pick (out-of-fold picks in training have none).
     """
 
     line: int
     score: float
+    pick: Pick | None = None
 
 
 def _shape(line: str) -> str:
@@ -260,31 +273,28 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         return _log_odds(self.line_model_, np.asarray(X, dtype=float))
 
-    def best(self, lines: Sequence[str], evidence: dict | None = None) -> Located | None:
-        """The most likely start of the comments and the section model's score for it (None under two lines);
-        ``evidence``, if given, receives the page's rows, features, line log-odds and the picked row."""
+    def best(self, lines: Sequence[str]) -> Located | None:
+        """The most likely start of the comments and the section model's score for it (None under two lines)."""
         rows, features = line_features(lines)
         log_odds = self.decision_function(features) if len(rows) else np.zeros(0)
         row = pick(log_odds)
         if row is None:
             return None
-        if evidence is not None:
-            evidence.update(rows=rows, features=features, log_odds=log_odds, row=row)
         score = _log_odds(self.section_model_, section_features(features, log_odds, row)[None, :])[0]
-        return Located(int(rows[row]), float(score))
+        return Located(int(rows[row]), float(score), Pick(rows, features, log_odds, row))
 
-    def first_opening(self, lines: Sequence[str], rows: np.ndarray, features: np.ndarray, log_odds: np.ndarray,
-                      row: int) -> int:
+    def first_opening(self, seen: Pick, lowest: int) -> int:
         """Where a placed section starts: the earliest line above the pick that looks as much like a comment opening
-        (line log-odds within ALIKE of the pick's), where comments may open (``may_open``), and that the section
-        model itself scores at the threshold; else the pick. The line model often picks a later comment's header
-        (the first one's is the runner-up): out of fold on the dev half, 22 of the 132 placed picks on comment
-        pages lay more than NEAR lines below the gold start."""
-        lowest = opens_from(lines)
+        (line log-odds within ALIKE of the pick's), at or below ``lowest`` (``opens_from``: where comments may
+        open), and that the section model itself scores at the threshold; else the pick. The line model often picks
+        a later comment's header (the first one's is the runner-up): out of fold on the dev half, 22 of the 132
+        placed picks on comment pages lay more than NEAR lines below the gold start."""
+        rows, log_odds, row = seen.rows, seen.log_odds, seen.row
         alike = [k for k in range(1, row) if log_odds[k] >= log_odds[row] - ALIKE and rows[k] >= lowest]
         if not alike:
             return int(rows[row])
-        scores = _log_odds(self.section_model_, np.stack([section_features(features, log_odds, k) for k in alike]))
+        scores = _log_odds(self.section_model_, np.stack([section_features(seen.features, log_odds, k)
+                                                          for k in alike]))
         accepted = np.flatnonzero(scores >= self.threshold)
         return int(rows[alike[accepted[0]]]) if len(accepted) else int(rows[row])
 
@@ -293,11 +303,13 @@ class CommentLocator(ClassifierMixin, BaseEstimator):
         threshold, the section would hold no text (``holds_text``) or comments cannot start there (``may_open``).
         Whether a section is placed is decided at the pick alone; where it starts may then move up to an earlier
         opening (``first_opening``; ``extend=False``: the pick)."""
-        evidence: dict = {}
-        found = placed(lines, lambda: self.best(lines, evidence=evidence))
-        if found is None or found.score < self.threshold or not may_open(lines, found.line):
+        found = placed(lines, lambda: self.best(lines))
+        if found is None or found.score < self.threshold:
             return None
-        return self.first_opening(lines, **evidence) if extend and evidence else found.line
+        lowest = opens_from(lines)
+        if found.line < lowest:
+            return None
+        return self.first_opening(found.pick, lowest) if extend else found.line
 
 
 # --- training ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from moderation.locator import (
     CommentLocator,
     Located,
     PageTable,
+    Pick,
     _folds,
     dated_tail,
     dragnet_pages,
@@ -22,6 +23,7 @@ from moderation.locator import (
     holds_text,
     line_features,
     may_open,
+    opens_from,
     out_of_fold_picks,
     pick,
     section_features,
@@ -177,8 +179,8 @@ def test_the_locator_places_nothing_where_comments_cannot_start(monkeypatch):
     sign-off is placed."""
     eager = clone(shipped_locator()).set_params(threshold=-np.inf)
     for line, expected in ((8, None), (2, None), (13, 13)):
-        monkeypatch.setattr(eager, "best", lambda lines, evidence=None, line=line: Located(line, 5.0))
-        assert eager.locate(SIGNED) == expected
+        monkeypatch.setattr(eager, "best", lambda lines, line=line: Located(line, 5.0))
+        assert eager.locate(SIGNED, extend=False) == expected
 
 
 def test_a_placed_section_starts_at_the_earliest_alike_opening_the_section_model_accepts(monkeypatch):
@@ -197,19 +199,23 @@ def test_a_placed_section_starts_at_the_earliest_alike_opening_the_section_model
     monkeypatch.setattr(locator, "_log_odds", lambda m, X: X[:, 0])
     log_odds = np.array([-9.0, -9.0, 1.0, -6.0, 1.5, -6.0, 2.0, -6.0])
     features = np.zeros((len(rows), 1))
-    assert model.first_opening(lines, rows, features, log_odds, 6) == 4  # "Cy" picked, "Ann" opens the section
+
+    def opening(page: list[str], row: int = 6) -> int:
+        return model.first_opening(Pick(rows, features, log_odds, row), opens_from(page))
+
+    assert opening(lines) == 4  # "Cy" picked, "Ann" opens the section
     scores[2] = -1.0  # the section model would not open comments at "Ann": "Bob"
-    assert model.first_opening(lines, rows, features, log_odds, 6) == 7
+    assert opening(lines) == 7
     log_odds[4] = -1.0  # "Bob" no longer looks alike (more than ALIKE below the pick): the pick
-    assert model.first_opening(lines, rows, features, log_odds, 6) == 10
+    assert opening(lines) == 10
     scores[2], log_odds[4] = 1.0, 1.5
     signed = [*lines[:3], "Posted by Kathy at 10:05 AM", *lines[4:]]  # the post's sign-off above "Ann"
-    assert model.first_opening(signed, rows, features, log_odds, 6) == 4
+    assert opening(signed) == 4
     signed_below = [*lines[:6], "Posted by Kathy at 10:05 AM", *lines[7:]]  # between "Ann" and "Bob"
-    assert model.first_opening(signed_below, rows, features, log_odds, 6) == 7
+    assert opening(signed_below) == 7
     unread = ["Title", "", "Short intro.", "", *lines[4:]]  # no long line: the article may start anywhere
-    assert model.first_opening(unread, rows, features, log_odds, 6) == 4
-    assert model.first_opening(lines, rows, features, log_odds, 2) == 4  # the pick itself is the earliest
+    assert opening(unread) == 4
+    assert opening(lines, 2) == 4  # the pick itself is the earliest
 
 
 def test_moving_the_start_up_never_places_a_section_the_pick_would_not():
