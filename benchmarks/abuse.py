@@ -67,6 +67,7 @@ from moderation.train import (
     ABUSE_VERSION,
     APPROVE_MISS,
     abuse_training_table,
+    head_weights,
     review_rule,
     target_rows,
     train_abuse,
@@ -235,11 +236,11 @@ def protocol_scores(table: pd.DataFrame, weights: np.ndarray, params: dict, fold
     for kind, pairs in splits.items():
         for category in PROTOCOL_HEADS:
             known = table[category].notna().to_numpy()
-            labels = table[category].to_numpy()
+            labels, weight = table[category].to_numpy(), head_weights(table, weights, category)
             found = np.full(len(table), np.nan)
             for train, test in pairs:
                 train = train[known[train]]
-                head = model._fit_head(category, features[train], labels[train].astype(int), weights[train])
+                head = model._fit_head(category, features[train], labels[train].astype(int), weight[train])
                 found[test] = head.decision_function(features[test])
             scores[kind, category] = found
             print(f"  {kind} {category}: {len(pairs)} fits", file=sys.stderr, flush=True)
@@ -415,7 +416,8 @@ def held_out_model(model: AbuseModel, table: pd.DataFrame, weights: np.ndarray, 
     """A copy of ``model`` whose abusive head is refitted without the rows whose stripped text is in ``texts``."""
     keep = (table["abusive"].notna() & ~table["text"].str.strip().isin(texts)).to_numpy()
     features = model.transform_features(table.loc[keep, "text"])
-    head = model._fit_head("abusive", features, table.loc[keep, "abusive"].astype(int).to_numpy(), weights[keep])
+    head = model._fit_head("abusive", features, table.loc[keep, "abusive"].astype(int).to_numpy(),
+                           head_weights(table, weights, "abusive")[keep])
     held = copy.copy(model)
     held.heads_ = {**model.heads_, "abusive": head}
     return held

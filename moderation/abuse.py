@@ -222,10 +222,11 @@ class AbuseModel(Classifier):
     def fit(self, X, Y: pd.DataFrame, sample_weight=None, calibrate_on=None, groups=None, marked_spans=None):
         """Fit features on all texts, then each head on its labelled rows.
 
-        ``calibrate_on``: rows whose out-of-fold scores fit the calibration (the target domain), as one
-        boolean mask or a mask per category; all labelled rows when None. ``groups``: what a new site would not
-        share with the training rows (article, thread, author); the out-of-fold scores behind calibration and
-        the card's figures never come from a head that saw the row's group. Each row is its own group when None.
+        ``sample_weight``: row weights, as one array or an array per category. ``calibrate_on``: rows whose
+        out-of-fold scores fit the calibration (the target domain), as one boolean mask or a mask per category;
+        all labelled rows when None. ``groups``: what a new site would not share with the training rows (article,
+        thread, author); the out-of-fold scores behind calibration and the card's figures never come from a head
+        that saw the row's group. Each row is its own group when None.
         ``marked_spans``: (texts, toxic character offsets) from span raters: their seldom-marked words
         (``unmarked_words``) are never reasons and the others rank by how often they marked them
         (``marking_rates``); every word may be one, ranked by its push alone, when None.
@@ -234,7 +235,8 @@ class AbuseModel(Classifier):
 
         texts = _as_texts(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
-        weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        weights = sample_weight if isinstance(sample_weight, dict) else dict.fromkeys(
+            Y.columns, np.ones(len(texts)) if sample_weight is None else sample_weight)
         everywhere = np.ones(len(texts), bool)
         groups = np.arange(len(texts)) if groups is None else np.asarray(groups)
         features = self.fit_features(texts)
@@ -248,9 +250,9 @@ class AbuseModel(Classifier):
             if np.unique(labels).size < 2:
                 raise ValueError(f"category {category!r} needs both classes among its labelled rows, "
                                  f"found only {np.unique(labels).tolist()}")
-            rows = features[known]
-            self.heads_[category] = self._fit_head(category, rows, labels, weights[known])
-            oof = self._out_of_fold(category, rows, labels, weights[known], groups[known])
+            rows, weight = features[known], np.asarray(weights[category], dtype=float)[known]
+            self.heads_[category] = self._fit_head(category, rows, labels, weight)
+            oof = self._out_of_fold(category, rows, labels, weight, groups[known])
             self.oof_scores_[category] = (np.flatnonzero(known), oof)
             target = calibrate_on.get(category, everywhere) if isinstance(calibrate_on, dict) else (
                 everywhere if calibrate_on is None else calibrate_on)

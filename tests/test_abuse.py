@@ -75,6 +75,19 @@ def test_fit_with_one_category_and_missing_labels():
     assert model.predict_proba(["idiot"])[0, 0] > model.predict_proba(["thank you"])[0, 0]
 
 
+def test_weights_given_per_category_change_only_that_head():
+    """train.HEAD_WEIGHTS weighs a corpus differently for one head (Civil Comments for threats): the other heads
+    must be fitted exactly as with the shared weights."""
+    texts = ["you idiot", "nice post", "moron", "good point", "idiot moron", "thank you"] * 5
+    labels = pd.DataFrame({"abusive": [1, 0, 1, 0, 1, 0] * 5, "hate": [1, 0, 0, 0, 1, 0] * 5})
+    shared = np.linspace(0.5, 2.0, len(texts))
+    one = AbuseModel(min_df=1, calibration_folds=2).fit(texts, labels, sample_weight=shared)
+    per_head = AbuseModel(min_df=1, calibration_folds=2).fit(
+        texts, labels, sample_weight={"abusive": shared, "hate": shared[::-1]})
+    assert np.array_equal(one.heads_["abusive"].coef, per_head.heads_["abusive"].coef)
+    assert not np.array_equal(one.heads_["hate"].coef, per_head.heads_["hate"].coef)
+
+
 def test_identity_words_alone_cannot_raise_a_score():
     texts = ["gay idiot", "gay moron", "stupid gay", "nice day", "good point", "thank you"] * 5
     labels = pd.DataFrame({"abusive": [1, 1, 1, 0, 0, 0] * 5})

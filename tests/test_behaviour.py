@@ -118,9 +118,9 @@ def scored() -> pd.DataFrame:
 # README, and a model that gets worse fails.
 FLAGGED_AT_MOST = {"neutral statement about a group": 0.25,  # measured 0.20: one template of five, for every group
                    "criticism and abuse of things": 0.40}  # measured 0.375: "I hate Mondays", "printer is garbage"
-# Measured 0.875 with abuse-2026.12.11, trained without the Wikipedia test comments: "Say that again and I will break
-# your neck." is approved (p_abusive 0.118, p_threat 0.013). 12.10 flagged it by p_abusive alone (0.136); the threat
-# head has never caught it.
+# Measured 0.875 with abuse-2026.12.11, trained without the Wikipedia test comments, and with 12.12: "Say that again
+# and I will break your neck." is approved (p_abusive 0.118, p_threat 0.013). 12.10 flagged it by p_abusive alone
+# (0.136); the threat head has never caught it.
 FLAGGED_AT_LEAST = {"threat against a person": 0.85}
 HARD_CONTRAST_AUC = {"negated hate": 0.90, "counter-speech quoting hate": 0.65}  # measured 0.935 and 0.721
 
