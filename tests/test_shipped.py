@@ -107,7 +107,7 @@ def data_files(node) -> list[str]:
     if isinstance(node, dict):
         return [f for key, value in node.items() for f in ([value] if key == "file" else data_files(value))]
     if isinstance(node, list):
-        return [f for item in node for f in ([item] if isinstance(item, str) else data_files(item))]
+        return [f for item in node for f in data_files(item)]
     return []
 
 
