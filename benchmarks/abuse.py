@@ -375,14 +375,14 @@ def report_evaluation_only(model: AbuseModel, python: Path, tmp: Path) -> None:
     """Conversation AI's Wikipedia talk test comments: no head was trained on them and no choice was made by them,
     so the model is scored as shipped; the fuzzed copy swaps identity terms, and a model that leans on them drops."""
     print("== 1b. Never trained on, never used for a choice: Wikipedia talk test comments (toxic), ROC AUC ==")
-    rows = []
-    for name, frame in wikipedia_test_sets().items():
-        proba = model.predict_proba(frame["text"].tolist())
-        peer, _ = peer_predict(python, frame["text"].tolist(), tmp)
-        rows.append({"copy": name, "n": len(frame), "toxic": int(frame["label"].sum()),
-                     "peer": roc_auc_score(frame["label"], peer)}
-                    | {f"p_{c}": roc_auc_score(frame["label"], proba[:, n]) for n, c in enumerate(model.classes_)
-                       if c in ("abusive", "toxic")})
+    both = pd.concat(wikipedia_test_sets(), names=["copy"]).reset_index("copy")
+    both["peer"], _ = peer_predict(python, both["text"].tolist(), tmp)  # one peer process for both copies
+    proba = model.predict_proba(both["text"].tolist())
+    both = both.assign(**{f"p_{c}": proba[:, n] for n, c in enumerate(model.classes_) if c in ("abusive", "toxic")})
+    scores = ["peer", *both.columns[both.columns.str.startswith("p_")]]
+    rows = [{"copy": name, "n": len(frame), "toxic": int(frame["label"].sum())}
+            | {score: roc_auc_score(frame["label"], frame[score]) for score in scores}
+            for name, frame in both.groupby("copy", sort=False)]
     print_table(rows)
     print()
 
